@@ -1,0 +1,11 @@
+"""Actor tests run on virtual time: every sleep is skipped instantly and durations are exact."""
+
+from __future__ import annotations
+
+import pytest
+import trio.testing
+
+
+@pytest.fixture
+def autojump_clock() -> trio.testing.MockClock:
+    return trio.testing.MockClock(autojump_threshold=0)
