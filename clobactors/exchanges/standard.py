@@ -1,0 +1,335 @@
+"""The dialect standard: what every exchange folder provides, sans-IO, for the exchange-agnostic actors.
+
+A dialect turns typed commands into request descriptions (:class:`~clobactors.httpspec.HttpRequestSpec`,
+WebSocket frames) and bytes back into canonical messages. It never does I/O and never reads a clock: the
+actors pass ``now_ms`` (exchange-aligned milliseconds) and ``recv_ns`` (our wall-clock receive time) in.
+
+The actors drive a dialect in four roles:
+
+* **reference data** - :meth:`SpotDialect.exchange_info_request` / :meth:`SpotDialect.decode_exchange_info`:
+  instruments, :class:`~clobactors.rules.InstrumentRules`, rate-limit pools, server time.
+* **book feed** - market stream URLs and subscribe frames, frame decoding into
+  :data:`~clobactors.messages.MarketEvent`, REST snapshots, and one :class:`BookSync` per instrument that
+  applies the exchange's documented sequencing rule.
+* **user stream** - how to authenticate (:class:`UserStreamAuth`), and frame decoding into account events.
+* **orders** - place / cancel / cancel-all / query / open orders / fills / balances requests and their
+  decoding, the route cost for the rate limiter, and error mapping into :mod:`clobactors.errors`.
+
+:class:`PerpDialect` adds positions, leverage, position mode and funding for perpetual venues.
+
+Frames that are not data (subscription acks, pongs, server notices) decode to :class:`Control` items, so the
+actor can act on them (e.g. reconnect on ``serverShutdown``) without knowing the exchange.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Protocol, TypeAlias, TypeVar, final
+
+import attrs
+
+from clobactors.httpspec import HttpRequestSpec, HttpResult
+from clobactors.messages import (
+    AccountEvent,
+    Balance,
+    BookDelta,
+    BookSnapshot,
+    CancelAll,
+    CancelOrder,
+    Fill,
+    MarketEvent,
+    OrderUpdate,
+    PlaceOrder,
+    Position,
+    SetLeverage,
+    SetPositionMode,
+)
+from clobactors.model import Instrument
+from clobactors.ratelimit import Cost, Pool
+from clobactors.rules import InstrumentRules
+
+__all__ = [
+    "BookSync",
+    "Channel",
+    "Control",
+    "ControlKind",
+    "ExchangeInfo",
+    "MarketFrame",
+    "PerpDialect",
+    "SpotDialect",
+    "Subscription",
+    "SyncResult",
+    "UserFrame",
+    "UserStreamAuth",
+]
+
+
+class Channel(enum.StrEnum):
+    """Market-data channels every dialect maps onto its own stream names."""
+
+    #: Incremental L2 book (diffs), synced with snapshots by :class:`BookSync`.
+    BOOK = "book"
+    #: Public trades.
+    TRADES = "trades"
+    #: Best bid/ask.
+    BBO = "bbo"
+    #: Mark price, index price and funding (perpetuals).
+    MARK = "mark"
+
+
+@final
+@attrs.frozen
+class Subscription:
+    """One channel of one instrument."""
+
+    channel: Channel
+    instrument: Instrument
+
+
+class ControlKind(enum.StrEnum):
+    """Non-data frames an actor must react to."""
+
+    #: The exchange acknowledged a subscribe/unsubscribe/login request (``request_id`` says which).
+    ACK = "ack"
+    #: The exchange refused a request (``detail`` says why).
+    ERROR = "error"
+    #: The exchange will close the connection soon (maintenance, listen key expired): reconnect.
+    RECONNECT = "reconnect"
+    #: A keep-alive answer; nothing to do beyond noting the connection is alive.
+    PONG = "pong"
+
+
+@final
+@attrs.frozen
+class Control:
+    """A decoded non-data frame."""
+
+    kind: ControlKind
+    request_id: int | str | None = None
+    detail: str = ""
+
+
+MarketFrame: TypeAlias = Sequence[MarketEvent | Control]
+UserFrame: TypeAlias = Sequence[AccountEvent | Control]
+
+
+@final
+@attrs.frozen
+class ExchangeInfo:
+    """Reference data decoded from the exchange: rules by canonical name, rate-limit pools, server time."""
+
+    rules: Mapping[str, InstrumentRules]
+    pools: tuple[Pool, ...]
+    server_time_ms: int | None = None
+
+    def by_symbol(self) -> dict[str, InstrumentRules]:
+        """Rules keyed by the exchange's own symbol (for decoding frames that name symbols)."""
+        return {r.instrument.symbol: r for r in self.rules.values()}
+
+
+@final
+@attrs.frozen
+class SyncResult:
+    """What a :class:`BookSync` says to do with a delta or a snapshot.
+
+    ``apply`` lists what to apply to the book, in order (a snapshot first when the book is being rebuilt).
+    ``synced`` is true once the book is known to match the exchange.
+    """
+
+    apply: tuple[BookSnapshot | BookDelta, ...] = ()
+    synced: bool = False
+
+
+class BookSync(Protocol):
+    """The exchange's documented sequencing rule for one instrument's book (sans-IO state machine).
+
+    Raises :class:`~clobactors.errors.SequenceGap` when an update does not follow the last applied one; the
+    actor then marks the book stale and calls :meth:`reset` and resyncs.
+    """
+
+    #: True when the snapshot comes from REST (Binance); False when the stream sends it (OKX, Bybit).
+    needs_rest_snapshot: bool
+
+    def on_delta(self, delta: BookDelta) -> SyncResult:
+        """Buffer the delta while unsynced; otherwise check it follows the last one and pass it through."""
+        ...
+
+    def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
+        """Splice a snapshot with the buffered deltas per the exchange's rule."""
+        ...
+
+    def reset(self) -> None:
+        """Forget everything (after a gap or a reconnect)."""
+        ...
+
+    def verify(self, checksum: int | None, computed: int) -> bool:
+        """Whether a book checksum the exchange sent matches ours (True when it sends none)."""
+        ...
+
+
+class UserStreamAuth(enum.StrEnum):
+    """How a dialect's private stream authenticates."""
+
+    #: REST creates a listen key, the stream URL carries it, REST keeps it alive.
+    LISTEN_KEY = "listen_key"
+    #: Connect, then send a signed subscribe/login frame.
+    SIGNED_FRAME = "signed_frame"
+
+
+C = TypeVar("C", contravariant=True)
+
+
+class SpotDialect(Protocol[C]):
+    """Everything exchange-specific a spot connector needs. ``C`` is the dialect's credentials type."""
+
+    #: Registry name, e.g. ``"binance"``.
+    name: str
+    #: How many streams one market-data connection may carry.
+    max_streams_per_connection: int
+    #: Seconds without any frame after which the feed is stale and the connection is reopened.
+    idle_timeout: float
+    #: Largest frame accepted from this exchange, bytes.
+    max_message_size: int
+    user_stream_auth: UserStreamAuth
+
+    def register_instruments(self, instruments: Sequence[Instrument]) -> None:
+        """Tell the decoder which symbols exist (from :meth:`decode_exchange_info` or config), so frames that
+        name exchange symbols decode to canonical instrument names. Unknown symbols are dropped and counted."""
+        ...
+
+    def rest_base(self) -> str:
+        """REST base URL (``https://api.binance.com`` or the simulator's)."""
+        ...
+
+    # -- reference data ------------------------------------------------------------------------------
+    def exchange_info_request(self) -> HttpRequestSpec: ...
+
+    def decode_exchange_info(self, result: HttpResult) -> ExchangeInfo: ...
+
+    def server_time_request(self) -> HttpRequestSpec: ...
+
+    def decode_server_time(self, result: HttpResult) -> int:
+        """Exchange time in milliseconds."""
+        ...
+
+    # -- market data ---------------------------------------------------------------------------------
+    def market_stream_url(self, subscriptions: Sequence[Subscription]) -> str:
+        """URL for one market connection carrying ``subscriptions`` (subscribe frames may be empty)."""
+        ...
+
+    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
+        """Frames to send after connecting (empty when the URL carries the subscriptions)."""
+        ...
+
+    def decode_market(self, frame: bytes | str, recv_ns: int) -> MarketFrame:
+        """One frame into canonical events. Malformed frames raise RemoteProtocolError with a hint."""
+        ...
+
+    def book_snapshot_request(self, instrument: Instrument, depth: int) -> HttpRequestSpec: ...
+
+    def decode_book_snapshot(
+        self, result: HttpResult, instrument: Instrument, recv_ns: int
+    ) -> BookSnapshot: ...
+
+    def new_book_sync(self, instrument: Instrument) -> BookSync: ...
+
+    # -- user stream ---------------------------------------------------------------------------------
+    def user_stream_url(self, listen_key: str = "") -> str: ...
+
+    def listen_key_request(self, credentials: C) -> HttpRequestSpec:
+        """Create a listen key (LISTEN_KEY auth only)."""
+        ...
+
+    def decode_listen_key(self, result: HttpResult) -> str: ...
+
+    def listen_key_keepalive_request(self, credentials: C, listen_key: str) -> HttpRequestSpec: ...
+
+    #: Seconds between listen-key keepalives.
+    listen_key_interval: float
+
+    def user_stream_login_frames(self, credentials: C, now_ms: int, request_id: int) -> Sequence[bytes]:
+        """Signed frames that authenticate and subscribe the user stream (SIGNED_FRAME auth only)."""
+        ...
+
+    def decode_user(self, frame: bytes | str, recv_ns: int) -> UserFrame: ...
+
+    # -- orders and account --------------------------------------------------------------------------
+    def place_order_request(
+        self, command: PlaceOrder, instrument: Instrument, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def decode_place_order(
+        self, result: HttpResult, command: PlaceOrder, recv_ns: int
+    ) -> Sequence[AccountEvent]:
+        """The order's state (and fills, where the answer carries them) after a successful placement."""
+        ...
+
+    def cancel_order_request(
+        self, command: CancelOrder, instrument: Instrument, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def decode_cancel_order(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]: ...
+
+    def cancel_all_request(
+        self, command: CancelAll, instrument: Instrument, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]: ...
+
+    def query_order_request(
+        self, instrument: Instrument, client_order_id: str, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate: ...
+
+    def open_orders_request(
+        self, instrument: Instrument | None, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def decode_open_orders(self, result: HttpResult, recv_ns: int) -> Sequence[OrderUpdate]: ...
+
+    def fills_request(
+        self, instrument: Instrument, since_ms: int, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def decode_fills(self, result: HttpResult, recv_ns: int) -> Sequence[Fill]: ...
+
+    def balances_request(self, credentials: C, now_ms: int) -> HttpRequestSpec: ...
+
+    def decode_balances(self, result: HttpResult, recv_ns: int) -> Sequence[Balance]: ...
+
+    # -- errors and limits ---------------------------------------------------------------------------
+    def is_error(self, result: HttpResult) -> bool: ...
+
+    def map_error(self, result: HttpResult) -> Exception:
+        """The :mod:`clobactors.errors` exception for a failed answer (never raises itself)."""
+        ...
+
+    def request_cost(self, request: HttpRequestSpec) -> Cost:
+        """Units this request takes from each rate-limit pool."""
+        ...
+
+    def reported_usage(self, result: HttpResult) -> Sequence[tuple[str, int]]:
+        """``(pool name, used)`` pairs the exchange reported in headers (Binance X-MBX-USED-WEIGHT-1M)."""
+        ...
+
+    def client_order_id_spec(self) -> object:
+        """The exchange's client order id limits (a :class:`clobactors.client_ids.ClientIdSpec`)."""
+        ...
+
+
+class PerpDialect(SpotDialect[C], Protocol[C]):
+    """A perpetual venue: positions, leverage, position mode, funding."""
+
+    def set_leverage_request(
+        self, command: SetLeverage, instrument: Instrument, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def set_position_mode_request(
+        self, command: SetPositionMode, credentials: C, now_ms: int
+    ) -> HttpRequestSpec: ...
+
+    def positions_request(self, credentials: C, now_ms: int) -> HttpRequestSpec: ...
+
+    def decode_positions(self, result: HttpResult, recv_ns: int) -> Sequence[Position]: ...
