@@ -1,0 +1,55 @@
+"""The simulated exchange's pure core: a matching engine with accounts, and seeded synthetic order flow.
+
+Nothing here does I/O or reads a clock; callers pass ``now_ns``. Exchange faces and the loopback server
+build on :class:`Engine` and :class:`OrderFlow` (see ``engine.py`` for the exchange behaviour chosen).
+"""
+
+from __future__ import annotations
+
+from clobactors.sim.engine import Engine, EngineStatistics
+from clobactors.sim.flow import FlowStatistics, OrderFlow, SymbolFlow
+from clobactors.sim.records import (
+    AssetBalance,
+    BalanceEvent,
+    BookEvent,
+    Depth,
+    EngineEvent,
+    ExecType,
+    Execution,
+    OrderEvent,
+    OrderInfo,
+    PriceLevel,
+    Rejection,
+    SubmitAccepted,
+    SubmitResult,
+    TopOfBook,
+    TradeEvent,
+)
+from clobactors.sim.rules import ExpireReason, InstrumentRules, RejectReason, StpMode
+
+__all__ = [
+    "AssetBalance",
+    "BalanceEvent",
+    "BookEvent",
+    "Depth",
+    "Engine",
+    "EngineEvent",
+    "EngineStatistics",
+    "ExecType",
+    "Execution",
+    "ExpireReason",
+    "FlowStatistics",
+    "InstrumentRules",
+    "OrderEvent",
+    "OrderFlow",
+    "OrderInfo",
+    "PriceLevel",
+    "RejectReason",
+    "Rejection",
+    "StpMode",
+    "SubmitAccepted",
+    "SubmitResult",
+    "SymbolFlow",
+    "TopOfBook",
+    "TradeEvent",
+]
