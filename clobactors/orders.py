@@ -1,0 +1,477 @@
+"""One tracked order: idempotent merging of exchange reports into the table of :mod:`order_states`.
+
+Events come from two sides:
+
+* **our own actions** (:meth:`TrackedOrder.request_cancel`, the answers or non-answers to our requests);
+* **the exchange's reports** (:class:`~clobactors.messages.OrderUpdate`, :class:`~clobactors.messages.Fill`),
+  from REST or WebSocket, in any order, any number of times.
+
+Merge rules, which make applying reports idempotent and order-insensitive:
+
+* A terminal status never changes. Stale reports are ignored; a report naming a *different* terminal status
+  (cancelled after filled, rejected after fills) is an anomaly: counted, returned, not applied. A cancel
+  acknowledgement after ``filled`` is a late answer and is ignored.
+* Fills are deduplicated by ``trade_id``. The filled size is ``max(highest reported cumulative size, sum of
+  distinct fills)``, so a stale ``open`` report after a partial fill regresses nothing, and a ``filled``
+  report keeps the order filled while its fills are still on the way. A ``filled`` report means the whole
+  size, whatever cumulative size it carries.
+* The filled size never exceeds the order size: a report or fill that would exceed it is a
+  :class:`~clobactors.errors.RemoteProtocolError` anomaly (hint ``drop``): counted, kept whole in an
+  :class:`Anomaly` for inspection, never applied (clamping would invent a quantity nobody reported).
+* ``unknown`` (submit or cancel timed out, connection dropped, 5xx) is never treated as failed: only an
+  exchange *status report* resolves it, to whatever the exchange says, including ``rejected``. Fills alone
+  prove the order exists but not whether it still rests, so they leave it ``unknown``.
+* A cancel answered "unknown order" never means cancelled (the order may have filled): it means ``unknown``.
+* While a cancel is pending, reports still advance the status the order would *resume* if the exchange
+  refuses the cancel (:data:`~clobactors.order_states.RESUME`), so a refused cancel forgets nothing.
+
+:class:`TrackedOrder` holds one order; :class:`~clobactors.order_tracker.OrderTracker` routes reports to many.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from decimal import Decimal, localcontext
+from types import MappingProxyType
+from typing import Final, final
+
+import attrs
+import msgspec
+
+from clobactors.errors import ConfigError, LocalProtocolError, RecoveryHint, RemoteProtocolError
+from clobactors.messages import Fill, OrderUpdate, PlaceOrder
+from clobactors.model import (
+    TERMINAL_STATUSES,
+    ZERO,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    TimeInForce,
+)
+from clobactors.order_states import (
+    EXCHANGE_EVENTS,
+    REPORT_EVENTS,
+    RESUME,
+    TRANSITIONS,
+    OrderEvent,
+    render_mermaid,
+)
+
+__all__ = [
+    "TRANSITIONS",
+    "Anomaly",
+    "AnomalyKind",
+    "Change",
+    "InFlight",
+    "OrderEvent",
+    "TrackedOrder",
+    "render_mermaid",
+]
+
+_S = OrderStatus
+_E = OrderEvent
+_TERMINAL_REPORTS: Final[Mapping[OrderEvent, OrderStatus]] = {
+    e: s for s, e in REPORT_EVENTS.items() if s in TERMINAL_STATUSES
+}
+
+
+class InFlight(enum.StrEnum):
+    """Which of our requests has no definite answer yet."""
+
+    #: Nothing of ours is waiting for an answer.
+    NONE = "none"
+    #: The create request.
+    CREATE = "create"
+    #: A cancel request.
+    CANCEL = "cancel"
+
+
+class AnomalyKind(enum.StrEnum):
+    """Why an exchange report was not applied."""
+
+    #: Filled size negative, above the order size, or a fill of non-positive size or price.
+    QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
+    #: A status contradicting what the exchange already said (cancelled after filled, rejected with fills).
+    CONFLICTING_STATUS = "conflicting_status"
+    #: A trade id seen before with a different price or size.
+    TRADE_ID_REUSED = "trade_id_reused"
+    #: An exchange order id different from the one already known.
+    EXCHANGE_ID_MISMATCH = "exchange_id_mismatch"
+    #: A report whose status is ours (pending, unknown), not one the exchange can state.
+    NOT_AN_EXCHANGE_STATUS = "not_an_exchange_status"
+
+
+@final
+@attrs.frozen
+class Anomaly:
+    """A report that was dropped, kept whole so nothing is lost silently."""
+
+    kind: AnomalyKind
+    error: RemoteProtocolError
+    report: OrderUpdate | Fill
+
+
+@final
+@attrs.frozen
+class Change:
+    """What one event did to one order; publish a canonical event only when :attr:`changed`."""
+
+    client_order_id: str
+    #: The event applied; ``None`` for a dropped report whose status is not an exchange status.
+    event: OrderEvent | None
+    status_before: OrderStatus
+    status: OrderStatus
+    filled_before: Decimal
+    filled: Decimal
+    #: The fill newly applied, if the event was a new fill.
+    fill: Fill | None = None
+    #: True when this event taught us the exchange order id.
+    learned_exchange_id: bool = False
+    #: Set when the report was dropped; nothing else changed then.
+    anomaly: Anomaly | None = None
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.status is not self.status_before
+            or self.filled != self.filled_before
+            or self.fill is not None
+            or self.learned_exchange_id
+        )
+
+
+@final
+@attrs.define(eq=False)
+class TrackedOrder:
+    """One of our orders, tracked from before its request leaves until (and after) it is terminal.
+
+    Built from the intent (:meth:`from_command`); starts in ``pending_create`` with the create in flight.
+    Local actions that the table forbids raise :class:`~clobactors.errors.LocalProtocolError`; exchange
+    reports never raise (bad ones come back as :class:`Change` with an :class:`Anomaly`).
+    """
+
+    exchange: str
+    instrument: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    size: Decimal
+    price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    position_side: PositionSide = PositionSide.BOTH
+    _status: OrderStatus = attrs.field(default=OrderStatus.PENDING_CREATE, init=False)
+    _exchange_order_id: str = attrs.field(default="", init=False)
+    _reported_filled: Decimal = attrs.field(default=ZERO, init=False)
+    _reported_avg_price: Decimal | None = attrs.field(default=None, init=False)
+    _fills: dict[str, Fill] = attrs.field(factory=dict, init=False)
+    _fill_total: Decimal = attrs.field(default=ZERO, init=False)
+    _notional: Decimal = attrs.field(default=ZERO, init=False)
+    _fees: dict[str, Decimal] = attrs.field(factory=dict, init=False)
+    _before_cancel: OrderStatus = attrs.field(default=OrderStatus.PENDING_CREATE, init=False)
+    _unknown_request: InFlight = attrs.field(default=InFlight.NONE, init=False)
+    _reason: str = attrs.field(default="", init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.client_order_id:
+            raise ConfigError("a tracked order needs a client order id")
+        if not self.size > 0:
+            raise ConfigError(f"order {self.client_order_id}: size must be positive, got {self.size}")
+
+    @classmethod
+    def from_command(cls, command: PlaceOrder, client_order_id: str = "") -> TrackedOrder:
+        """Track ``command`` under ``client_order_id`` (or the id it already carries)."""
+        return cls(
+            exchange=command.exchange,
+            instrument=command.instrument,
+            client_order_id=client_order_id or command.client_order_id,
+            side=command.side,
+            order_type=command.order_type,
+            size=command.size,
+            price=command.price,
+            time_in_force=command.time_in_force,
+            reduce_only=command.reduce_only,
+            position_side=command.position_side,
+        )
+
+    # -- views ---------------------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> OrderStatus:
+        return self._status
+
+    @property
+    def exchange_order_id(self) -> str:
+        return self._exchange_order_id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._status in TERMINAL_STATUSES
+
+    @property
+    def can_cancel(self) -> bool:
+        return (self._status, _E.REQUEST_CANCEL) in TRANSITIONS
+
+    @property
+    def in_flight(self) -> InFlight:
+        if self._status is _S.PENDING_CREATE:
+            return InFlight.CREATE
+        if self._status is _S.PENDING_CANCEL:
+            return InFlight.CANCEL
+        return self._unknown_request if self._status is _S.UNKNOWN else InFlight.NONE
+
+    @property
+    def filled_size(self) -> Decimal:
+        """Best known cumulative filled size: never decreases, never exceeds :attr:`size`."""
+        return max(self._reported_filled, self._fill_total)
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.size - self.filled_size
+
+    @property
+    def fills(self) -> tuple[Fill, ...]:
+        """Distinct fills in arrival order."""
+        return tuple(self._fills.values())
+
+    @property
+    def filled_by_fills(self) -> Decimal:
+        """Sum of distinct fills seen (may trail :attr:`filled_size` while fills are on the way)."""
+        return self._fill_total
+
+    @property
+    def avg_fill_price(self) -> Decimal | None:
+        """Size-weighted price of the fills seen, from exact sums; ``None`` before any fill."""
+        return self._notional / self._fill_total if self._fill_total else None
+
+    @property
+    def reported_avg_fill_price(self) -> Decimal | None:
+        return self._reported_avg_price
+
+    @property
+    def fees(self) -> Mapping[str, Decimal]:
+        """Fees paid per asset (negative for rebates), summed over distinct fills."""
+        return MappingProxyType(dict(self._fees))
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    def to_update(self, *, ts_exchange: int = 0, ts_recv: int = 0) -> OrderUpdate:
+        """The canonical event describing this order now, for the bus."""
+        complete = self._fill_total == self.filled_size
+        avg = self.avg_fill_price if complete else (self._reported_avg_price or self.avg_fill_price)
+        return OrderUpdate(
+            exchange=self.exchange,
+            instrument=self.instrument,
+            ts_exchange=ts_exchange,
+            ts_recv=ts_recv,
+            client_order_id=self.client_order_id,
+            exchange_order_id=self._exchange_order_id,
+            status=self._status,
+            side=self.side,
+            order_type=self.order_type,
+            time_in_force=self.time_in_force,
+            price=self.price,
+            size=self.size,
+            filled_size=self.filled_size,
+            avg_fill_price=avg,
+            reduce_only=self.reduce_only,
+            position_side=self.position_side,
+            reason=self._reason,
+        )
+
+    # -- our actions and the answers to them ---------------------------------------------------------------
+
+    def request_cancel(self) -> Change:
+        """Record that a cancel is being sent; raises LocalProtocolError on a terminal order."""
+        return self._local(_E.REQUEST_CANCEL)
+
+    def reject_locally(self, reason: str) -> Change:
+        """Our trading rules refused the order before it was sent."""
+        self._reason = reason
+        return self._local(_E.REJECT_LOCALLY)
+
+    def submit_rejected(self, reason: str) -> Change:
+        """The exchange answered our create request with a rejection: its word, merged like a report."""
+        rejected = msgspec.structs.replace(
+            self.to_update(),
+            status=OrderStatus.REJECTED,
+            exchange_order_id="",
+            filled_size=ZERO,
+            avg_fill_price=None,
+            reason=reason,
+        )
+        return self.apply_update(rejected)
+
+    def submit_outcome_unknown(self) -> Change:
+        """The create request timed out, lost its connection or got a 5xx: the order may or may not exist."""
+        return self._local(_E.SUBMIT_OUTCOME_UNKNOWN)
+
+    def cancel_outcome_unknown(self) -> Change:
+        """The cancel request got no definite answer: the order may or may not still rest."""
+        return self._local(_E.CANCEL_OUTCOME_UNKNOWN)
+
+    def cancel_acknowledged(self) -> Change:
+        """The exchange confirmed our cancel; ignored if the order already reached a terminal status."""
+        return self._local(_E.CANCEL_ACKNOWLEDGED)
+
+    def cancel_rejected(self) -> Change:
+        """The exchange refused the cancel request itself (rate limit, malformed): the order stands."""
+        return self._local(_E.CANCEL_REJECTED)
+
+    def cancel_unknown_order(self) -> Change:
+        """The cancel was answered "unknown order" (:class:`~clobactors.errors.UnknownOrder`): the order may
+        have filled, so this makes it ``unknown``, never ``cancelled``; ask the exchange."""
+        return self._local(_E.CANCEL_UNKNOWN_ORDER)
+
+    def _local(self, event: OrderEvent) -> Change:
+        before, filled = self._status, self.filled_size
+        self._fire(event)
+        return self._change(event, before, filled)
+
+    # -- exchange reports ----------------------------------------------------------------------------------
+
+    def apply_update(self, update: OrderUpdate) -> Change:
+        """Merge one status report (REST or WS, possibly stale or duplicated)."""
+        self._check_routing(update)
+        before, filled_before = self._status, self.filled_size
+        event = REPORT_EVENTS.get(update.status)
+        if event is None:
+            return self._drop(update, AnomalyKind.NOT_AN_EXCHANGE_STATUS, f"status {update.status.value!r}")
+        if not ZERO <= update.filled_size <= self.size:
+            return self._drop(
+                update,
+                AnomalyKind.QUANTITY_OUT_OF_RANGE,
+                f"filled size {update.filled_size} outside 0..{self.size}",
+            )
+        if self._conflicts(event, update.filled_size):
+            return self._drop(
+                update, AnomalyKind.CONFLICTING_STATUS, f"{update.status.value} after {self._status.value}"
+            )
+        if (mismatch := self._id_mismatch(update)) is not None:
+            return mismatch
+        learned = self._learn_id(update.exchange_order_id)
+        cumulative = self.size if event is _E.REPORT_FILLED else update.filled_size
+        if cumulative >= self._reported_filled:
+            self._reported_filled = cumulative
+            if update.avg_fill_price is not None:
+                self._reported_avg_price = update.avg_fill_price
+        self._fire(event)
+        self._normalize()
+        if update.reason and self._status is update.status:
+            self._reason = update.reason
+        return self._change(event, before, filled_before, learned_exchange_id=learned)
+
+    def apply_fill(self, fill: Fill) -> Change | None:
+        """Merge one fill; ``None`` when it is a duplicate of one already applied (same trade id)."""
+        self._check_routing(fill)
+        seen = self._fills.get(fill.trade_id)
+        if seen is not None:
+            if (seen.price, seen.size) == (fill.price, fill.size):
+                return None
+            return self._drop(fill, AnomalyKind.TRADE_ID_REUSED, f"trade {fill.trade_id} changed")
+        if not (fill.size > 0 and fill.price > 0) or self._fill_total + fill.size > self.size:
+            return self._drop(
+                fill,
+                AnomalyKind.QUANTITY_OUT_OF_RANGE,
+                f"fill {fill.trade_id} of {fill.size} @ {fill.price} with {self._fill_total} of "
+                f"{self.size} already filled",
+            )
+        if (mismatch := self._id_mismatch(fill)) is not None:
+            return mismatch
+        before, filled_before = self._status, self.filled_size
+        learned = self._learn_id(fill.exchange_order_id)
+        self._fills[fill.trade_id] = fill
+        self._fill_total += fill.size
+        with localcontext() as ctx:
+            ctx.prec = 60  # products of two 28-digit decimals stay exact
+            self._notional += fill.price * fill.size
+        if fill.fee:
+            self._fees[fill.fee_asset] = self._fees.get(fill.fee_asset, ZERO) + fill.fee
+        self._normalize()
+        return self._change(_E.FILL, before, filled_before, fill=fill, learned_exchange_id=learned)
+
+    # -- machinery -----------------------------------------------------------------------------------------
+
+    def _fire(self, event: OrderEvent) -> None:
+        status = self._status
+        target = TRANSITIONS.get((status, event))
+        if target is None:
+            raise LocalProtocolError(
+                f"order {self.client_order_id}: {event.value} is illegal in status {status.value}"
+            )
+        if status is _S.PENDING_CANCEL and event in EXCHANGE_EVENTS:
+            # Keep the status to resume up to date with what the exchange says meanwhile.
+            resumed = TRANSITIONS[(self._before_cancel, event)]
+            if isinstance(resumed, OrderStatus):
+                self._before_cancel = resumed
+        if event is _E.REQUEST_CANCEL and status is not _S.PENDING_CANCEL:
+            self._before_cancel = status
+        if target is RESUME:
+            target = self._before_cancel
+        elif target is _S.UNKNOWN and status is not _S.UNKNOWN:
+            self._unknown_request = InFlight.CREATE if status is _S.PENDING_CREATE else InFlight.CANCEL
+        self._status = target
+
+    def _normalize(self) -> None:
+        """Let quantities speak: any fill means partially filled, a full fill means filled."""
+        if self.filled_size > 0:
+            self._fire(_E.FILL)
+        if self.filled_size == self.size:
+            self._fire(_E.COMPLETE)
+
+    def _conflicts(self, event: OrderEvent, reported_filled: Decimal) -> bool:
+        if event is _E.REPORT_REJECTED and (reported_filled > 0 or self.filled_size > 0):
+            return True  # an order with fills was accepted, whatever this report says
+        reported = _TERMINAL_REPORTS.get(event)
+        return reported is not None and self.is_terminal and reported is not self._status
+
+    def _id_mismatch(self, report: OrderUpdate | Fill) -> Change | None:
+        known, got = self._exchange_order_id, report.exchange_order_id
+        if known and got and known != got:
+            return self._drop(report, AnomalyKind.EXCHANGE_ID_MISMATCH, f"exchange order id {got} != {known}")
+        return None
+
+    def _learn_id(self, exchange_order_id: str) -> bool:
+        if exchange_order_id and not self._exchange_order_id:
+            self._exchange_order_id = exchange_order_id
+            return True
+        return False
+
+    def _check_routing(self, report: OrderUpdate | Fill) -> None:
+        if report.client_order_id and report.client_order_id != self.client_order_id:
+            raise LocalProtocolError(
+                f"report for {report.client_order_id!r} routed to order {self.client_order_id!r}"
+            )
+
+    def _drop(self, report: OrderUpdate | Fill, kind: AnomalyKind, detail: str) -> Change:
+        error = RemoteProtocolError(
+            f"order {self.client_order_id}: {detail}", hint=RecoveryHint.DROP, instrument=self.instrument
+        )
+        event = _E.FILL if isinstance(report, Fill) else REPORT_EVENTS.get(report.status)
+        return self._change(event, self._status, self.filled_size, anomaly=Anomaly(kind, error, report))
+
+    def _change(
+        self,
+        event: OrderEvent | None,
+        before: OrderStatus,
+        filled_before: Decimal,
+        *,
+        fill: Fill | None = None,
+        learned_exchange_id: bool = False,
+        anomaly: Anomaly | None = None,
+    ) -> Change:
+        return Change(
+            self.client_order_id,
+            event,
+            before,
+            self._status,
+            filled_before,
+            self.filled_size,
+            fill=fill,
+            learned_exchange_id=learned_exchange_id,
+            anomaly=anomaly,
+        )
