@@ -194,8 +194,11 @@ class SpotDialect(Protocol[C]):
     user_stream_auth: UserStreamAuth
 
     def register_instruments(self, instruments: Sequence[Instrument]) -> None:
-        """Tell the decoder which symbols exist (from :meth:`decode_exchange_info` or config), so frames that
-        name exchange symbols decode to canonical instrument names. Unknown symbols are dropped and counted."""
+        """Tell the decoder which symbols exist (from :meth:`decode_exchange_info` or config).
+
+        Frames name exchange symbols; this map turns them into canonical names. Unknown symbols are dropped
+        and counted.
+        """
         ...
 
     def rest_base(self) -> str:

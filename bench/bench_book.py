@@ -1,0 +1,203 @@
+"""Book benchmarks: a recorded Binance diff-depth stream decoded and applied to an L2 book.
+
+The stream comes from ``gen_binance_depth.py`` (deterministic; 1000 levels a side, ~10 changes a frame, ~20 %
+deletions). Every row decodes the same bytes with the same msgspec struct, so the difference between a row
+and "msgspec decode only" is the book's own cost.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Final
+
+import msgspec
+from gen_binance_depth import PRICE_DECIMALS, load_or_generate
+from registry import Case, Row, Settings, benchmark, time_cases
+
+from clobactors.book import L2Book
+from clobactors.model import Side
+
+
+class DepthUpdate(msgspec.Struct, frozen=True):
+    """Binance spot "Diff. Depth Stream" event (developers.binance.com, WebSocket market streams)."""
+
+    event_type: str = msgspec.field(name="e")
+    event_time: int = msgspec.field(name="E")
+    symbol: str = msgspec.field(name="s")
+    first_update_id: int = msgspec.field(name="U")
+    final_update_id: int = msgspec.field(name="u")
+    bids: list[tuple[str, str]] = msgspec.field(name="b")
+    asks: list[tuple[str, str]] = msgspec.field(name="a")
+
+
+class DepthSnapshot(msgspec.Struct, frozen=True):
+    """Binance spot ``GET /api/v3/depth`` response."""
+
+    last_update_id: int = msgspec.field(name="lastUpdateId")
+    bids: list[tuple[str, str]]
+    asks: list[tuple[str, str]]
+
+
+DECODE: Final = msgspec.json.Decoder(DepthUpdate).decode
+
+
+class DecimalBook:
+    """The straightforward exact book, for contrast: Decimal keys and sizes, sorted keys kept with bisect."""
+
+    def __init__(self, snapshot: DepthSnapshot) -> None:
+        self.bids: dict[Decimal, Decimal] = {}
+        self.asks: dict[Decimal, Decimal] = {}
+        self.bid_keys: list[Decimal] = []
+        self.ask_keys: list[Decimal] = []
+        self.apply(snapshot.bids, snapshot.asks)
+
+    @staticmethod
+    def _side(changes: list[tuple[str, str]], levels: dict[Decimal, Decimal], keys: list[Decimal]) -> None:
+        for price_text, size_text in changes:
+            price, size = Decimal(price_text), Decimal(size_text)
+            if size == 0:
+                if levels.pop(price, None) is not None:
+                    del keys[bisect_left(keys, price)]
+            else:
+                if price not in levels:
+                    insort(keys, price)
+                levels[price] = size
+
+    def apply(self, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
+        self._side(bids, self.bids, self.bid_keys)
+        self._side(asks, self.asks, self.ask_keys)
+
+    def best_bid(self) -> tuple[Decimal, Decimal] | None:
+        return (self.bid_keys[-1], self.bids[self.bid_keys[-1]]) if self.bid_keys else None
+
+    def best_ask(self) -> tuple[Decimal, Decimal] | None:
+        return (self.ask_keys[0], self.asks[self.ask_keys[0]]) if self.ask_keys else None
+
+
+def _stream(settings: Settings) -> tuple[DepthSnapshot, list[bytes]]:
+    snapshot, frames = load_or_generate(seed=settings.seed, frames=settings.frames)
+    return msgspec.json.decode(snapshot, type=DepthSnapshot), frames
+
+
+def _new_book(snapshot: DepthSnapshot) -> L2Book:
+    book = L2Book(price_decimals=PRICE_DECIMALS, instrument="BTC-USDT")
+    book.apply_snapshot_raw(snapshot.bids, snapshot.asks)
+    return book
+
+
+@benchmark("book-pipeline", "Binance diff-depth: decode, apply to a 1000-level book, read best bid/ask")
+def book_pipeline(settings: Settings) -> list[Row]:
+    snapshot, frames = _stream(settings)
+    n = len(frames)
+
+    def decode_only() -> Callable[[], None]:
+        def run() -> None:
+            decode = DECODE
+            for frame in frames:
+                decode(frame)
+
+        return run
+
+    def ours_raw() -> Callable[[], None]:
+        book = _new_book(snapshot)
+
+        def run() -> None:
+            decode, apply, best_bid, best_ask = DECODE, book.apply_raw, book.best_bid_raw, book.best_ask_raw
+            for frame in frames:
+                update = decode(frame)
+                apply(update.bids, update.asks)
+                best_bid()
+                best_ask()
+
+        return run
+
+    def ours_decimal() -> Callable[[], None]:
+        book = _new_book(snapshot)
+
+        def run() -> None:
+            decode, apply, best_bid, best_ask = DECODE, book.apply_raw, book.best_bid, book.best_ask
+            for frame in frames:
+                update = decode(frame)
+                apply(update.bids, update.asks)
+                best_bid()
+                best_ask()
+
+        return run
+
+    def decimal_book() -> Callable[[], None]:
+        book = DecimalBook(snapshot)
+
+        def run() -> None:
+            decode, apply, best_bid, best_ask = DECODE, book.apply, book.best_bid, book.best_ask
+            for frame in frames:
+                update = decode(frame)
+                apply(update.bids, update.asks)
+                best_bid()
+                best_ask()
+
+        return run
+
+    _check_agree(snapshot, frames)
+    return time_cases(
+        settings,
+        [
+            Case("msgspec decode only", n, "frame", decode_only),
+            Case("decode + book apply + best bid/ask (ours, raw)", n, "frame", ours_raw),
+            Case("decode + apply + best bid/ask as Decimal (ours)", n, "frame", ours_decimal),
+            Case("Decimal-keyed dict book + bisect (contrast)", n, "frame", decimal_book),
+        ],
+    )
+
+
+def _check_agree(snapshot: DepthSnapshot, frames: list[bytes]) -> None:
+    """The rows must compute the same book, or the timings compare nothing."""
+    ours, theirs = _new_book(snapshot), DecimalBook(snapshot)
+    for frame in frames:
+        update = DECODE(frame)
+        ours.apply_raw(update.bids, update.asks)
+        theirs.apply(update.bids, update.asks)
+    if (ours.best_bid(), ours.best_ask()) != (theirs.best_bid(), theirs.best_ask()):
+        raise AssertionError("our book and the Decimal book disagree on the stream")
+    if ours.top(Side.BUY, len(theirs.bids)) != [(key, theirs.bids[key]) for key in reversed(theirs.bid_keys)]:
+        raise AssertionError("our book and the Decimal book disagree on the bids")
+
+
+@benchmark("book-reads", "Reads of the final 1000-level book (per call)")
+def book_reads(settings: Settings) -> list[Row]:
+    snapshot, frames = _stream(settings)
+    book = _new_book(snapshot)
+    for frame in frames:
+        update = DECODE(frame)
+        book.apply_raw(update.bids, update.asks)
+    calls = 2_000
+    best = (book.best_bid() or (Decimal(0), Decimal(0)))[0]
+    low, high = best * Decimal("0.9999"), best
+
+    def depth() -> Decimal:
+        return book.depth(Side.BUY, low, high)
+
+    in_band = sum(1 for price, _ in book.top_raw(Side.BUY, len(book)) if Decimal(price) >= low)
+
+    def loop(call: Callable[[], object]) -> Callable[[], Callable[[], None]]:
+        def prepare() -> Callable[[], None]:
+            def run() -> None:
+                for _ in range(calls):
+                    call()
+
+            return run
+
+        return prepare
+
+    cases = [
+        Case("best_bid_raw()", calls, "call", loop(book.best_bid_raw)),
+        Case("best_bid() (Decimal)", calls, "call", loop(book.best_bid)),
+        Case("is_crossed()", calls, "call", loop(book.is_crossed)),
+        Case("top_raw(BUY, 25)", calls, "call", loop(lambda: book.top_raw(Side.BUY, 25))),
+        Case("top(BUY, 25) (Decimal)", calls, "call", loop(lambda: book.top(Side.BUY, 25))),
+        Case(f"depth(BUY, 0.01 % band: {in_band} levels)", calls, "call", loop(depth)),
+        Case("okx_checksum() (top 25)", calls, "call", loop(book.okx_checksum)),
+        Case("kraken_checksum() (top 10)", calls, "call", loop(book.kraken_checksum)),
+    ]
+    return time_cases(settings, cases)
