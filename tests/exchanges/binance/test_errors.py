@@ -23,7 +23,7 @@ from clobactors.exchanges.binance import errors as e
 from clobactors.exchanges.binance import wire as w
 
 PAYLOADS = Path(__file__).parent / "payloads"
-GOLDEN = Path("/work/shared/golden/binance_spot/rest_responses.json")
+GOLDEN = Path(__file__).resolve().parents[4] / "shared" / "golden" / "binance_spot" / "rest_responses.json"
 
 
 def _body(code: int, msg: str) -> bytes:

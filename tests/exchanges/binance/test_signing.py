@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from clobactors.errors import ConfigError, LocalProtocolError
 from clobactors.exchanges.binance import signing as s
 
-GOLDEN = Path("/work/shared/golden/binance_spot/signing_hmac.json")
+GOLDEN = Path(__file__).resolve().parents[4] / "shared" / "golden" / "binance_spot" / "signing_hmac.json"
 
 # rest-api.md § SIGNED Endpoint Examples for POST /api/v3/order › HMAC Keys.
 DOC_API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"

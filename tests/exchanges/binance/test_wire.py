@@ -24,7 +24,7 @@ from clobactors.errors import RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance import wire as w
 
 PAYLOADS = Path(__file__).parent / "payloads"
-GOLDEN = Path("/work/shared/golden/binance_spot")
+GOLDEN = Path(__file__).resolve().parents[4] / "shared" / "golden" / "binance_spot"
 
 
 def _ws_api(result_decoder: msgspec.json.Decoder[Any]) -> Callable[[bytes], tuple[object, object]]:
