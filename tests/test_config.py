@@ -1,0 +1,85 @@
+"""Session configuration from TOML: shapes, canonical names, and secrets kept out of files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clobactors.config import Environment, SessionConfig
+from clobactors.errors import ConfigError
+
+GOOD = """
+[session]
+seed = 7
+
+[[exchanges]]
+name = "binance"
+environment = "testnet"
+instruments = ["BTC-USDT", "ETH-USDT"]
+api_key_env = "BINANCE_API_KEY"
+api_secret_env = "BINANCE_API_SECRET"
+
+[[strategies]]
+kind = "market_maker"
+exchange = "binance"
+instrument = "BTC-USDT"
+[strategies.params]
+half_spread_bps = "5"
+size = "0.001"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "session.toml"
+    path.write_text(text)
+    return path
+
+
+def test_reads_a_session(tmp_path: Path) -> None:
+    config = SessionConfig.from_toml(write(tmp_path, GOOD))
+    assert config.seed == 7
+    binance = config.exchange("binance")
+    assert binance.environment is Environment.TESTNET
+    assert binance.instruments == ("BTC-USDT", "ETH-USDT")
+    assert binance.credential_env == {"api_key": "BINANCE_API_KEY", "api_secret": "BINANCE_API_SECRET"}
+    assert config.strategies[0].params == {"half_spread_bps": "5", "size": "0.001"}
+
+
+def test_credentials_come_from_the_environment(tmp_path: Path) -> None:
+    binance = SessionConfig.from_toml(write(tmp_path, GOOD)).exchange("binance")
+    values = binance.credential_values({"BINANCE_API_KEY": "k", "BINANCE_API_SECRET": "s"})
+    assert values == {"api_key": "k", "api_secret": "s"}
+    with pytest.raises(ConfigError, match="BINANCE_API_SECRET"):
+        binance.credential_values({"BINANCE_API_KEY": "k"})
+
+
+def test_a_secret_in_the_file_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace('api_secret_env = "BINANCE_API_SECRET"', 'api_secret = "hunter2"')
+    with pytest.raises(ConfigError, match="looks like a secret") as info:
+        SessionConfig.from_toml(write(tmp_path, text))
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ('"BTC-USDT", "ETH-USDT"', '"BTCUSDT"', "canonical instrument name"),
+        ('environment = "testnet"', 'environment = "moon"', "environment must be one of"),
+        ('environment = "testnet"', 'environment = "custom"', "needs at least a 'rest' URL"),
+        ('size = "0.001"', "size = 0.001", "not floats"),
+        ('exchange = "binance"\ninstrument', 'exchange = "okx"\ninstrument', "unknown exchange"),
+        ("seed = 7", 'seed = "x"', "seed must be an integer"),
+    ],
+)
+def test_bad_configs_are_config_errors(tmp_path: Path, old: str, new: str, match: str) -> None:
+    assert old in GOOD
+    with pytest.raises(ConfigError, match=match):
+        SessionConfig.from_toml(write(tmp_path, GOOD.replace(old, new, 1)))
+
+
+def test_unreadable_or_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        SessionConfig.from_toml(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        SessionConfig.from_toml(write(tmp_path, "[[exchanges]\n"))
