@@ -94,6 +94,14 @@ class Request:
     _reply_to: trio.MemorySendChannel[_Reply] = attrs.field(repr=False)
     _outstanding: set[trio.MemorySendChannel[_Reply]] = attrs.field(repr=False)
 
+    @property
+    def abandoned(self) -> bool:
+        """True once the asker stopped waiting (cancelled, timed out): an answer would be discarded.
+
+        Lets a server withdraw work queued for a caller that is gone (the rate limiter's tickets).
+        """
+        return self._reply_to.statistics().open_receive_channels == 0
+
     def reply(self, value: object) -> None:
         """Answer with ``value``; the asker's ``ask`` returns it."""
         self._answer(_Reply(value))

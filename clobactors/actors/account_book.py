@@ -1,0 +1,233 @@
+"""One account's orders and balances as the order manager knows them, and the events their changes publish.
+
+:class:`AccountBook` is the order manager's memory, split out so that reconciliation
+(:mod:`clobactors.actors.reconcile`) and command handling (:mod:`clobactors.actors.order_manager`) share one
+merge path. Every report, whether it came from a REST answer, the user stream or a reconciliation, goes
+through :meth:`AccountBook.apply`, which merges it with :class:`~clobactors.order_tracker.OrderTracker`
+(idempotent, fills deduplicated by trade id, terminal states final) and publishes canonical events on the bus
+*only when something changed*. Account events are published with the bus's never-drop path.
+
+Orders the exchange reports that we never placed (left open by an earlier session, or placed by hand) are
+*adopted* when their report is not terminal, so they can be tracked and cancelled like ours. Terminal orders
+are forgotten oldest first beyond ``retain_terminal``, so a long session's memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Final, assert_never, final
+
+import attrs
+import msgspec
+
+from clobactors.actors.actor import Context
+from clobactors.messages import (
+    AccountEvent,
+    Balance,
+    Fill,
+    FundingPayment,
+    OrderOutcomeUnknown,
+    OrderUpdate,
+    Position,
+)
+from clobactors.model import TERMINAL_STATUSES, ZERO, OrderStatus
+from clobactors.order_tracker import OrderTracker
+from clobactors.orders import Change, TrackedOrder
+
+__all__ = ["AccountBook"]
+
+logger: Final = logging.getLogger(__name__)
+
+
+@final
+@attrs.define
+class AccountBook:
+    """Tracked orders, the balance view and per-instrument fill times of one exchange account."""
+
+    exchange: str
+    retain_terminal: int = 1000
+    tracker: OrderTracker = attrs.field(factory=OrderTracker)
+    _balances: dict[str, Balance] = attrs.field(factory=dict, init=False)
+    #: Latest exchange timestamp (ns) of a fill seen per instrument, where fill reconciliation resumes.
+    _last_fill_ns: dict[str, int] = attrs.field(factory=dict, init=False)
+    _terminal: deque[str] = attrs.field(factory=deque, init=False)
+    _retained: set[str] = attrs.field(factory=set, init=False)
+    _adopted: int = attrs.field(default=0, init=False)
+    _published: int = attrs.field(default=0, init=False)
+    _stale_balances: int = attrs.field(default=0, init=False)
+
+    # -- views ---------------------------------------------------------------------------------------------
+
+    def balances(self) -> Mapping[str, Balance]:
+        """A read-only copy of the balance view, by asset."""
+        return MappingProxyType(dict(self._balances))
+
+    def open_orders(self, instrument: str = "") -> tuple[OrderUpdate, ...]:
+        """Snapshots of every non-terminal order (pending and unknown ones included)."""
+        return tuple(o.to_update() for o in self.tracker.open_orders(instrument))
+
+    def last_fill_ms(self, instrument: str) -> int | None:
+        ns = self._last_fill_ns.get(instrument)
+        return None if ns is None else ns // 1_000_000
+
+    @property
+    def adopted(self) -> int:
+        return self._adopted
+
+    @property
+    def published(self) -> int:
+        return self._published
+
+    @property
+    def stale_balances(self) -> int:
+        """Balance reports ignored because a newer one (by exchange time) was already applied."""
+        return self._stale_balances
+
+    # -- merging -------------------------------------------------------------------------------------------
+
+    async def track(self, ctx: Context, order: TrackedOrder, *, publish: bool = True) -> None:
+        """Start tracking one of our orders before its request leaves (publishing its pending state)."""
+        changes = self.tracker.track(order)
+        if publish:
+            await self._publish_order(ctx, order)
+        await self.publish(ctx, changes)
+
+    async def apply(self, ctx: Context, events: Iterable[AccountEvent]) -> None:
+        """Merge reports from any source, in order, and publish what changed."""
+        for event in events:
+            match event:
+                case OrderUpdate():
+                    await self.apply_update(ctx, event)
+                case Fill():
+                    if event.ts_exchange:
+                        seen = self._last_fill_ns.get(event.instrument, 0)
+                        self._last_fill_ns[event.instrument] = max(seen, event.ts_exchange)
+                    await self.publish(ctx, self.tracker.apply_fill(event))
+                case Balance():
+                    await self.apply_balance(ctx, event)
+                case Position() | FundingPayment():
+                    await self._emit(ctx, event)  # not tracked here; passed through unchanged
+                case _:
+                    assert_never(event)
+
+    async def apply_update(self, ctx: Context, update: OrderUpdate) -> TrackedOrder | None:
+        """Merge one status report; adopt the order if we do not know it and it is still live."""
+        order = self._find(update)
+        if order is None:
+            if update.status in TERMINAL_STATUSES or not update.client_order_id:
+                await self.publish(ctx, self.tracker.apply_update(update))  # kept as an orphan
+                return None
+            order = TrackedOrder(
+                exchange=update.exchange or self.exchange,
+                instrument=update.instrument,
+                client_order_id=update.client_order_id,
+                side=update.side,
+                order_type=update.order_type,
+                size=update.size,
+                price=update.price,
+                time_in_force=update.time_in_force,
+                reduce_only=update.reduce_only,
+                position_side=update.position_side,
+            )
+            self._adopted += 1
+            logger.info("%s: adopted order %s we did not place", self.exchange, update.client_order_id)
+            await self.track(ctx, order, publish=False)
+        await self.publish(ctx, self.tracker.apply_update(update), update)
+        return order
+
+    async def apply_balance(self, ctx: Context, balance: Balance) -> None:
+        known = self._balances.get(balance.asset)
+        if known is not None:
+            if balance.ts_exchange and known.ts_exchange and balance.ts_exchange < known.ts_exchange:
+                self._stale_balances += 1
+                return
+            if (known.free, known.locked) == (balance.free, balance.locked):
+                self._balances[balance.asset] = balance
+                return
+        self._balances[balance.asset] = balance
+        await self._emit(ctx, balance)
+
+    async def replace_balances(self, ctx: Context, balances: Iterable[Balance], recv_ns: int) -> int:
+        """Apply a full balance snapshot; assets it no longer lists drop to zero. Returns assets listed."""
+        listed = 0
+        missing = set(self._balances)
+        for balance in balances:
+            listed += 1
+            missing.discard(balance.asset)
+            await self.apply_balance(ctx, balance)
+        for asset in sorted(missing):
+            gone = Balance(exchange=self.exchange, asset=asset, free=ZERO, locked=ZERO, ts_recv=recv_ns)
+            await self.apply_balance(ctx, gone)
+        return listed
+
+    async def conclude(self, ctx: Context, order: TrackedOrder, status: OrderStatus, reason: str) -> None:
+        """End an order the exchange cannot tell us about any more, with a synthetic report saying why."""
+        if order.is_terminal:
+            return
+        if status is OrderStatus.REJECTED and order.filled_size > 0:
+            status = OrderStatus.EXPIRED  # it traded, so it was placed: it cannot have been rejected
+        report = msgspec.structs.replace(order.to_update(ts_recv=ctx.wall_ns()), status=status, reason=reason)
+        await self.publish(ctx, self.tracker.apply_update(report), report)
+
+    async def outcome_unknown(self, ctx: Context, order: TrackedOrder, change: Change, reason: str) -> None:
+        """Publish that ``order``'s request got no definite answer (its status update, then the alarm)."""
+        await self.publish(ctx, [change])
+        await self._emit(
+            ctx,
+            OrderOutcomeUnknown(
+                exchange=order.exchange,
+                instrument=order.instrument,
+                client_order_id=order.client_order_id,
+                reason=reason,
+                ts_recv=ctx.wall_ns(),
+            ),
+        )
+
+    async def publish(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> None:
+        """Publish the canonical events for ``changes`` that changed something; log anomalies."""
+        for change in changes:
+            if change.anomaly is not None:
+                logger.warning("%s: report dropped: %s", self.exchange, change.anomaly.error)
+                continue
+            if not change.changed:
+                continue
+            order = self.tracker.get(change.client_order_id)
+            if change.fill is not None:
+                await self._emit(ctx, change.fill)
+            if order is None:
+                continue
+            ts_exchange = report.ts_exchange if report is not None else 0
+            if change.fill is not None:
+                ts_exchange = change.fill.ts_exchange
+            await self._publish_order(ctx, order, ts_exchange)
+            if order.is_terminal:
+                self._retire(order.client_order_id)
+
+    # -- machinery -----------------------------------------------------------------------------------------
+
+    def _find(self, update: OrderUpdate) -> TrackedOrder | None:
+        if update.client_order_id:
+            return self.tracker.get(update.client_order_id)
+        if update.exchange_order_id:
+            return self.tracker.by_exchange_id(update.exchange_order_id)
+        return None
+
+    async def _publish_order(self, ctx: Context, order: TrackedOrder, ts_exchange: int = 0) -> None:
+        await self._emit(ctx, order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns()))
+
+    async def _emit(self, ctx: Context, event: AccountEvent | OrderOutcomeUnknown) -> None:
+        self._published += 1
+        await ctx.publish(event)
+
+    def _retire(self, client_order_id: str) -> None:
+        if client_order_id in self._retained:
+            return
+        self._retained.add(client_order_id)
+        self._terminal.append(client_order_id)
+        while len(self._terminal) > self.retain_terminal:
+            old = self._terminal.popleft()
+            self._retained.discard(old)
+            self.tracker.forget(old)

@@ -1,0 +1,64 @@
+"""The order manager's protocol: the messages it serves besides commands, and its statistics record.
+
+Kept apart from :mod:`clobactors.actors.order_manager` so that the user stream (which sends
+:class:`OrderReport` and :class:`Reconcile`) and strategies (which ask :class:`GetBalances` and
+:class:`GetOpenOrders`) depend on the protocol, not on the actor. The commands themselves
+(:class:`~clobactors.messages.PlaceOrder`, :class:`~clobactors.messages.CancelOrder`,
+:class:`~clobactors.messages.CancelAll`) are canonical messages.
+"""
+
+from __future__ import annotations
+
+from typing import final
+
+import attrs
+import msgspec
+
+from clobactors.messages import AccountEvent
+from clobactors.order_tracker import OrderTrackerStatistics
+
+__all__ = ["GetBalances", "GetOpenOrders", "OrderManagerStatistics", "OrderReport", "Reconcile"]
+
+
+@final
+class OrderReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Tell: account events the user stream decoded, merged in order."""
+
+    events: tuple[AccountEvent, ...]
+
+
+@final
+class Reconcile(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask: reconcile orders, fills and balances over REST now (after a stream reconnect)."""
+
+    reason: str = ""
+
+
+@final
+class GetBalances(msgspec.Struct, frozen=True):
+    """Ask: the balance view, ``Mapping[str, Balance]`` by asset."""
+
+
+@final
+class GetOpenOrders(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask: snapshots of our non-terminal orders (on ``instrument`` only, when given)."""
+
+    instrument: str = ""
+
+
+@final
+@attrs.frozen
+class OrderManagerStatistics:
+    """Counters of one order manager, and its tracker's."""
+
+    orders: OrderTrackerStatistics
+    placed: int
+    rejected_locally: int
+    cancels: int
+    outcome_unknown: int
+    resolving: int
+    reconciliations: int
+    adopted: int
+    clock_syncs: int
+    balances: int
+    published: int
