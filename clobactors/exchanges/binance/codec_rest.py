@@ -1,0 +1,232 @@
+"""Binance spot REST answers into canonical messages: orders, fills, balances, book snapshots, time.
+
+Every function takes the successful answer's :class:`~clobactors.httpspec.HttpResult` (the actor has already
+checked ``is_error``). Malformed bodies raise :class:`~clobactors.errors.RemoteProtocolError` with the msgspec
+path and hint ``DROP``: the request can be repeated, no stream state is at stake.
+
+Order answers (rest-api.md § Conditional fields in Order Responses) share one conversion, :func:`order_update`:
+
+* a cancel's ``clientOrderId`` is the id of the *cancel request*; the order's own id is ``origClientOrderId``;
+* ``price`` is ``"0.00000000"`` on market orders, which becomes ``None``;
+* the average fill price is ``cummulativeQuoteQty / executedQty`` (``None`` before any fill);
+* orders of types we never place (STOP_LOSS...) and orders on unregistered symbols are skipped and counted.
+
+``GET /api/v3/myTrades`` has no client order id: its fills carry ``exchange_order_id`` and an empty
+``client_order_id``; the order manager matches them by exchange id (it learns it from the placement answer).
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import msgspec
+
+from clobactors.errors import RecoveryHint, RemoteProtocolError
+from clobactors.exchanges.binance import wire as w
+from clobactors.exchanges.binance.convert import (
+    EXCHANGE,
+    average_price,
+    ms_to_ns,
+    parse_order_type,
+    parse_side,
+    parse_status,
+    parse_time_in_force,
+)
+from clobactors.exchanges.binance.symbols import SymbolTable
+from clobactors.httpspec import HttpResult
+from clobactors.messages import AccountEvent, Balance, BookSnapshot, Fill, OrderUpdate, PlaceOrder
+from clobactors.model import Instrument, Liquidity, OrderType, Side
+
+__all__ = [
+    "OrderBody",
+    "decode_balances",
+    "decode_book_snapshot",
+    "decode_cancel_all",
+    "decode_cancel_order",
+    "decode_fills",
+    "decode_listen_key",
+    "decode_open_orders",
+    "decode_place_order",
+    "decode_query_order",
+    "decode_server_time",
+    "order_update",
+]
+
+#: Every REST order shape that carries a status (ACK does not, so it is never requested).
+OrderBody: TypeAlias = w.OrderResult | w.OrderFull | w.CanceledOrder | w.OrderInfo
+
+
+def order_update(
+    order: OrderBody,
+    table: SymbolTable,
+    *,
+    ts_ms: int,
+    recv_ns: int,
+    instrument: str | None = None,
+) -> OrderUpdate | None:
+    """One order answer as an OrderUpdate; ``None`` (counted) for foreign types or unknown symbols."""
+    order_type = parse_order_type(order.type)
+    if order_type is None:
+        table.note_foreign_order()
+        return None
+    name = instrument or table.name(order.symbol)
+    if name is None:
+        return None
+    client_order_id = order.orig_client_order_id if isinstance(order, w.CanceledOrder) else order.client_order_id
+    return OrderUpdate(
+        exchange=EXCHANGE,
+        instrument=name,
+        ts_exchange=ms_to_ns(ts_ms),
+        ts_recv=recv_ns,
+        client_order_id=client_order_id,
+        exchange_order_id=str(order.order_id),
+        status=parse_status(order.status),
+        side=parse_side(order.side),
+        order_type=order_type,
+        time_in_force=parse_time_in_force(order.time_in_force),
+        price=None if order_type is OrderType.MARKET else order.price,
+        size=order.orig_qty,
+        filled_size=order.executed_qty,
+        avg_fill_price=average_price(order.cummulative_quote_qty, order.executed_qty),
+    )
+
+
+def _required(update: OrderUpdate | None, what: str) -> OrderUpdate:
+    if update is None:
+        raise RemoteProtocolError(
+            f"Binance {what} answered about an order we do not trade (unknown symbol or order type)",
+            hint=RecoveryHint.DROP,
+        )
+    return update
+
+
+def decode_place_order(
+    result: HttpResult, command: PlaceOrder, recv_ns: int, table: SymbolTable, *, full: bool
+) -> list[AccountEvent]:
+    """``POST /api/v3/order`` (RESULT or FULL): the order, then its immediate fills.
+
+    Fills in the placement answer happened while the order entered the book, so they are taker fills.
+    """
+    what = "POST /api/v3/order"
+    order: w.OrderResult = (
+        w.decode_checked(w.ORDER_FULL_DECODER, result.body, what=what)
+        if full
+        else w.decode_checked(w.ORDER_RESULT_DECODER, result.body, what=what)
+    )
+    update = _required(
+        order_update(order, table, ts_ms=order.transact_time, recv_ns=recv_ns, instrument=command.instrument or None),
+        "POST /api/v3/order",
+    )
+    events: list[AccountEvent] = [update]
+    for fill in order.fills if isinstance(order, w.OrderFull) else ():
+        events.append(
+            Fill(
+                exchange=EXCHANGE,
+                instrument=update.instrument,
+                ts_exchange=update.ts_exchange,
+                ts_recv=recv_ns,
+                client_order_id=update.client_order_id,
+                exchange_order_id=update.exchange_order_id,
+                trade_id=str(fill.trade_id),
+                side=update.side,
+                price=fill.price,
+                size=fill.qty,
+                fee=fill.commission,
+                fee_asset=fill.commission_asset,
+                liquidity=Liquidity.TAKER,
+            )
+        )
+    return events
+
+
+def decode_cancel_order(result: HttpResult, recv_ns: int, table: SymbolTable) -> list[AccountEvent]:
+    order = w.decode_checked(w.CANCELED_ORDER_DECODER, result.body, what="DELETE /api/v3/order")
+    update = order_update(order, table, ts_ms=order.transact_time or 0, recv_ns=recv_ns)
+    return [] if update is None else [update]
+
+
+def decode_cancel_all(result: HttpResult, recv_ns: int, table: SymbolTable) -> list[AccountEvent]:
+    """``DELETE /api/v3/openOrders``: plain orders and the legs of order lists (each leg's report)."""
+    try:
+        items = w.decode_cancel_all(result.body)
+    except msgspec.DecodeError as exc:
+        raise w.protocol_error(exc, what="DELETE /api/v3/openOrders") from exc
+    orders: list[w.CanceledOrder] = []
+    for item in items:
+        orders.extend(item.order_reports if isinstance(item, w.OrderListStatus) else (item,))
+    updates = (order_update(o, table, ts_ms=o.transact_time or 0, recv_ns=recv_ns) for o in orders)
+    return [u for u in updates if u is not None]
+
+
+def decode_query_order(result: HttpResult, recv_ns: int, table: SymbolTable) -> OrderUpdate:
+    order = w.decode_checked(w.ORDER_INFO_DECODER, result.body, what="GET /api/v3/order")
+    return _required(order_update(order, table, ts_ms=order.update_time, recv_ns=recv_ns), "GET /api/v3/order")
+
+
+def decode_open_orders(result: HttpResult, recv_ns: int, table: SymbolTable) -> list[OrderUpdate]:
+    orders = w.decode_checked(w.OPEN_ORDERS_DECODER, result.body, what="GET /api/v3/openOrders")
+    updates = (order_update(o, table, ts_ms=o.update_time, recv_ns=recv_ns) for o in orders)
+    return [u for u in updates if u is not None]
+
+
+def decode_fills(result: HttpResult, recv_ns: int, table: SymbolTable) -> list[Fill]:
+    trades = w.decode_checked(w.MY_TRADES_DECODER, result.body, what="GET /api/v3/myTrades")
+    fills: list[Fill] = []
+    for trade in trades:
+        name = table.name(trade.symbol)
+        if name is None:
+            continue
+        fills.append(
+            Fill(
+                exchange=EXCHANGE,
+                instrument=name,
+                ts_exchange=ms_to_ns(trade.time),
+                ts_recv=recv_ns,
+                client_order_id="",
+                exchange_order_id=str(trade.order_id),
+                trade_id=str(trade.id),
+                side=Side.BUY if trade.is_buyer else Side.SELL,
+                price=trade.price,
+                size=trade.qty,
+                fee=trade.commission,
+                fee_asset=trade.commission_asset,
+                liquidity=Liquidity.MAKER if trade.is_maker else Liquidity.TAKER,
+            )
+        )
+    return fills
+
+
+def decode_balances(result: HttpResult, recv_ns: int) -> list[Balance]:
+    account = w.decode_checked(w.ACCOUNT_DECODER, result.body, what="GET /api/v3/account")
+    ts = ms_to_ns(account.update_time)
+    return [
+        Balance(exchange=EXCHANGE, ts_exchange=ts, ts_recv=recv_ns, asset=b.asset, free=b.free, locked=b.locked)
+        for b in account.balances
+    ]
+
+
+def decode_book_snapshot(result: HttpResult, instrument: Instrument, recv_ns: int) -> BookSnapshot:
+    """``GET /api/v3/depth``: ``lastUpdateId`` is the sequence the sync splices the diff stream onto."""
+    book = w.decode_checked(
+        w.ORDER_BOOK_DECODER,
+        result.body,
+        what="GET /api/v3/depth",
+        hint=RecoveryHint.RESYNC,
+        instrument=instrument.name,
+    )
+    return BookSnapshot(
+        exchange=EXCHANGE,
+        instrument=instrument.name,
+        ts_recv=recv_ns,
+        bids=book.bids,
+        asks=book.asks,
+        sequence=book.last_update_id,
+    )
+
+
+def decode_server_time(result: HttpResult) -> int:
+    return w.decode_checked(w.SERVER_TIME_DECODER, result.body, what="GET /api/v3/time").server_time
+
+
+def decode_listen_key(result: HttpResult) -> str:
+    return w.decode_checked(w.LISTEN_KEY_DECODER, result.body, what="POST /api/v3/userDataStream").listen_key

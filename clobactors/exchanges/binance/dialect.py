@@ -1,0 +1,325 @@
+"""The Binance spot dialect: one object satisfying :class:`~clobactors.exchanges.standard.SpotDialect`.
+
+It joins the sans-IO pieces of this folder: :mod:`.commands` (requests and frames), :mod:`.codec` and
+:mod:`.codec_rest` (decoding), :mod:`.sequencing` (book sync), :mod:`.rules` (trading rules, pools,
+costs), :mod:`.errors` (error mapping) and :mod:`.signing`. Its only state is the symbol table (with the
+drop counters behind :meth:`BinanceSpotDialect.statistics`) and the rate-limit pools last read from
+exchangeInfo.
+
+Choices, and why:
+
+* **Market streams**: one combined-stream URL per connection (``<ws>/stream?streams=a/b/c``, at most 1024
+  streams), so :meth:`~BinanceSpotDialect.subscribe_frames` is empty and a reconnect needs no message of
+  ours. Streams added to a live connection use :meth:`~BinanceSpotDialect.live_subscribe_frames`
+  (``SUBSCRIBE`` frames; Binance accepts 5 incoming messages per second per connection,
+  :data:`MAX_FRAMES_PER_SECOND`, which the sender must pace). Books use ``@depth@100ms`` diffs.
+* **User stream**: Binance deprecated the REST listen key for spot in favour of the WebSocket API, so the
+  default is ``SIGNED_FRAME``: connect to ``ws_api`` (``/ws-api/v3``) and send
+  ``userDataStream.subscribe.signature`` (works with HMAC keys, no session logon). ``LISTEN_KEY`` keeps
+  the old way (``POST``/``PUT /api/v3/userDataStream``, stream ``<ws>/ws/<listenKey>``) for deployments
+  that still serve it, the simulator among them. Both decode through :func:`.codec.decode_user`.
+* **Orders** ask for FULL answers (see :mod:`.commands`), and ``recvWindow`` defaults to Binance's own
+  5000 ms, sent explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, final
+
+import attrs
+
+from clobactors.client_ids import BINANCE, ClientIdSpec
+from clobactors.errors import ConfigError
+from clobactors.exchanges.binance import codec, codec_rest, commands, urls
+from clobactors.exchanges.binance import errors as binance_errors
+from clobactors.exchanges.binance import rules as binance_rules
+from clobactors.exchanges.binance.commands import OrderResponse
+from clobactors.exchanges.binance.convert import EXCHANGE
+from clobactors.exchanges.binance.sequencing import BinanceSpotBookSync
+from clobactors.exchanges.binance.signing import MAX_RECV_WINDOW, Credentials
+from clobactors.exchanges.binance.symbols import CodecStatistics, SymbolTable
+from clobactors.exchanges.binance.urls import Endpoints, Environment
+from clobactors.exchanges.standard import (
+    ExchangeInfo,
+    MarketFrame,
+    Subscription,
+    UserFrame,
+    UserStreamAuth,
+)
+from clobactors.httpspec import HttpRequestSpec, HttpResult
+from clobactors.messages import (
+    AccountEvent,
+    Balance,
+    BookSnapshot,
+    CancelAll,
+    CancelOrder,
+    Fill,
+    OrderUpdate,
+    PlaceOrder,
+)
+from clobactors.model import Instrument
+from clobactors.ratelimit import Cost, Pool
+
+if TYPE_CHECKING:
+    from clobactors.exchanges.standard import SpotDialect
+
+__all__ = ["MAX_FRAMES_PER_SECOND", "BinanceSpotDialect"]
+
+#: Frames (pings, pongs, JSON requests) Binance accepts from us per second on one stream connection.
+MAX_FRAMES_PER_SECOND: Final = urls.MAX_WS_MESSAGES_PER_SECOND
+#: The server pings every 20 s and drops a connection silent for a minute; a quiet symbol can go that long
+#: without data, so a feed is stale only after a full minute without any frame.
+IDLE_TIMEOUT: Final = 60.0
+#: Largest frame accepted. Stream frames are a few KB; WebSocket API answers can be far larger.
+MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
+#: A listen key lives 60 minutes; Binance advises a keepalive every 30.
+LISTEN_KEY_INTERVAL: Final = 30 * 60.0
+
+
+@final
+@attrs.define
+class BinanceSpotDialect:
+    """Binance spot, sans-IO. Build it with :meth:`for_environment` or, for the simulator, :meth:`for_urls`."""
+
+    endpoints: Endpoints
+    user_stream_auth: UserStreamAuth = UserStreamAuth.SIGNED_FRAME
+    #: ``recvWindow`` in ms sent with signed requests (``None``: not sent, Binance assumes 5000).
+    recv_window: int | None = 5000
+    order_response: OrderResponse = OrderResponse.FULL
+    #: Diff depth stream speed: 100 or 1000 ms.
+    depth_speed_ms: int = 100
+    name: str = attrs.field(default=EXCHANGE, init=False)
+    max_streams_per_connection: int = attrs.field(default=urls.MAX_STREAMS_PER_CONNECTION, init=False)
+    idle_timeout: float = IDLE_TIMEOUT
+    max_message_size: int = MAX_MESSAGE_SIZE
+    listen_key_interval: float = LISTEN_KEY_INTERVAL
+    _symbols: SymbolTable = attrs.field(factory=SymbolTable, init=False)
+    _pools: tuple[Pool, ...] = attrs.field(default=binance_rules.DEFAULT_POOLS, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.recv_window is not None and not 0 < self.recv_window <= MAX_RECV_WINDOW:
+            raise ConfigError(f"recvWindow must be within 1..{MAX_RECV_WINDOW} ms, not {self.recv_window}")
+        if self.depth_speed_ms not in (100, 1000):
+            raise ConfigError(f"depth stream speed must be 100 or 1000 ms, not {self.depth_speed_ms}")
+
+    @classmethod
+    def for_environment(
+        cls,
+        environment: Environment = Environment.LIVE,
+        *,
+        user_stream_auth: UserStreamAuth = UserStreamAuth.SIGNED_FRAME,
+        recv_window: int | None = 5000,
+    ) -> BinanceSpotDialect:
+        return cls(Endpoints.for_environment(environment), user_stream_auth=user_stream_auth, recv_window=recv_window)
+
+    @classmethod
+    def for_urls(
+        cls,
+        *,
+        rest: str,
+        ws: str,
+        ws_api: str,
+        user_stream_auth: UserStreamAuth = UserStreamAuth.SIGNED_FRAME,
+        recv_window: int | None = 5000,
+    ) -> BinanceSpotDialect:
+        """Point every URL elsewhere (the simulator on loopback): ``ws_api`` ends in ``/ws-api/v3``."""
+        endpoints = Endpoints.for_environment(Environment.LIVE).override(rest=rest, ws=ws, ws_api=ws_api)
+        return cls(endpoints, user_stream_auth=user_stream_auth, recv_window=recv_window)
+
+    def register_instruments(self, instruments: Sequence[Instrument]) -> None:
+        for instrument in instruments:
+            if instrument.exchange != EXCHANGE:
+                raise ConfigError(f"{instrument.name} is a {instrument.exchange} instrument, not {EXCHANGE}")
+        self._symbols.register(instruments)
+
+    def statistics(self) -> CodecStatistics:
+        return self._symbols.statistics()
+
+    def rest_base(self) -> str:
+        return self.endpoints.rest
+
+    # -- reference data ------------------------------------------------------------------------------
+
+    def exchange_info_request(self) -> HttpRequestSpec:
+        return commands.exchange_info()
+
+    def decode_exchange_info(self, result: HttpResult) -> ExchangeInfo:
+        """Rules and pools; the pools also become the ones :meth:`request_cost` charges from now on."""
+        with self._symbols.counting():
+            info, skipped = binance_rules.decode_exchange_info(result)
+        self._symbols.note_skipped_symbols(len(skipped))
+        if info.pools:
+            self._pools = info.pools
+        return info
+
+    def server_time_request(self) -> HttpRequestSpec:
+        return commands.server_time()
+
+    def decode_server_time(self, result: HttpResult) -> int:
+        with self._symbols.counting():
+            return codec_rest.decode_server_time(result)
+
+    # -- market data ---------------------------------------------------------------------------------
+
+    def market_stream_url(self, subscriptions: Sequence[Subscription]) -> str:
+        names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
+        return self.endpoints.combined_stream_url(names)
+
+    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
+        """Empty: :meth:`market_stream_url` carries the subscriptions."""
+        return ()
+
+    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+        """``SUBSCRIBE`` frames adding streams to an open connection (ids from ``request_id`` upwards)."""
+        names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
+        return commands.stream_frames("SUBSCRIBE", names, request_id)
+
+    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+        names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
+        return commands.stream_frames("UNSUBSCRIBE", names, request_id)
+
+    def decode_market(self, frame: bytes | str, recv_ns: int) -> MarketFrame:
+        return codec.decode_market(self._symbols, frame, recv_ns)
+
+    def book_snapshot_request(self, instrument: Instrument, depth: int) -> HttpRequestSpec:
+        return commands.depth(instrument, depth)
+
+    def decode_book_snapshot(self, result: HttpResult, instrument: Instrument, recv_ns: int) -> BookSnapshot:
+        with self._symbols.counting():
+            return codec_rest.decode_book_snapshot(result, instrument, recv_ns)
+
+    def new_book_sync(self, instrument: Instrument) -> BinanceSpotBookSync:
+        return BinanceSpotBookSync(instrument.name)
+
+    # -- user stream ---------------------------------------------------------------------------------
+
+    def user_stream_url(self, listen_key: str = "") -> str:
+        """The WebSocket API URL (SIGNED_FRAME), or ``<ws>/ws/<listenKey>`` (LISTEN_KEY)."""
+        if self.user_stream_auth is UserStreamAuth.SIGNED_FRAME:
+            return self.endpoints.ws_api
+        if not listen_key:
+            raise ConfigError("the listen-key user stream needs a listen key")
+        return self.endpoints.raw_stream_url(listen_key)
+
+    def listen_key_request(self, credentials: Credentials) -> HttpRequestSpec:
+        return commands.listen_key_create(credentials)
+
+    def decode_listen_key(self, result: HttpResult) -> str:
+        with self._symbols.counting():
+            return codec_rest.decode_listen_key(result)
+
+    def listen_key_keepalive_request(self, credentials: Credentials, listen_key: str) -> HttpRequestSpec:
+        return commands.listen_key_keepalive(credentials, listen_key)
+
+    def user_stream_login_frames(self, credentials: Credentials, now_ms: int, request_id: int) -> Sequence[bytes]:
+        """One signed ``userDataStream.subscribe.signature`` frame (SIGNED_FRAME); none for LISTEN_KEY."""
+        if self.user_stream_auth is not UserStreamAuth.SIGNED_FRAME:
+            return ()
+        return (
+            commands.user_subscribe_frame(
+                credentials, now_ms=now_ms, request_id=request_id, recv_window=self.recv_window
+            ),
+        )
+
+    def decode_user(self, frame: bytes | str, recv_ns: int) -> UserFrame:
+        return codec.decode_user(self._symbols, frame, recv_ns)
+
+    # -- orders and account --------------------------------------------------------------------------
+
+    def place_order_request(
+        self, command: PlaceOrder, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.place_order(
+            command,
+            instrument,
+            credentials,
+            now_ms=now_ms,
+            recv_window=self.recv_window,
+            response=self.order_response,
+        )
+
+    def decode_place_order(self, result: HttpResult, command: PlaceOrder, recv_ns: int) -> Sequence[AccountEvent]:
+        with self._symbols.counting():
+            return codec_rest.decode_place_order(
+                result, command, recv_ns, self._symbols, full=self.order_response is OrderResponse.FULL
+            )
+
+    def cancel_order_request(
+        self, command: CancelOrder, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.cancel_order(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_cancel_order(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
+        with self._symbols.counting():
+            return codec_rest.decode_cancel_order(result, recv_ns, self._symbols)
+
+    def cancel_all_request(
+        self, command: CancelAll, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.cancel_all(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
+        with self._symbols.counting():
+            return codec_rest.decode_cancel_all(result, recv_ns, self._symbols)
+
+    def query_order_request(
+        self, instrument: Instrument, client_order_id: str, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.query_order(
+            instrument, client_order_id, credentials, now_ms=now_ms, recv_window=self.recv_window
+        )
+
+    def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate:
+        with self._symbols.counting():
+            return codec_rest.decode_query_order(result, recv_ns, self._symbols)
+
+    def open_orders_request(
+        self, instrument: Instrument | None, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.open_orders(instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_open_orders(self, result: HttpResult, recv_ns: int) -> Sequence[OrderUpdate]:
+        with self._symbols.counting():
+            return codec_rest.decode_open_orders(result, recv_ns, self._symbols)
+
+    def fills_request(
+        self, instrument: Instrument, since_ms: int, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.my_trades(instrument, since_ms, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_fills(self, result: HttpResult, recv_ns: int) -> Sequence[Fill]:
+        with self._symbols.counting():
+            return codec_rest.decode_fills(result, recv_ns, self._symbols)
+
+    def balances_request(self, credentials: Credentials, now_ms: int) -> HttpRequestSpec:
+        return commands.account(credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_balances(self, result: HttpResult, recv_ns: int) -> Sequence[Balance]:
+        with self._symbols.counting():
+            return codec_rest.decode_balances(result, recv_ns)
+
+    # -- errors and limits ---------------------------------------------------------------------------
+
+    def is_error(self, result: HttpResult) -> bool:
+        return not 200 <= result.status < 300
+
+    def map_error(self, result: HttpResult) -> Exception:
+        retry_after = binance_errors.parse_retry_after(result.header("retry-after"))
+        return binance_errors.map_error(result.status, result.body, retry_after=retry_after)
+
+    def request_cost(self, request: HttpRequestSpec) -> Cost:
+        return binance_rules.request_cost(request, self._pools)
+
+    def reported_usage(self, result: HttpResult) -> Sequence[tuple[str, int]]:
+        return binance_rules.reported_usage(result)
+
+    def client_order_id_spec(self) -> ClientIdSpec:
+        return BINANCE
+
+
+if TYPE_CHECKING:
+
+    def _conforms(dialect: BinanceSpotDialect) -> SpotDialect[Credentials]:
+        """mypy proves here, in every ``mypy --strict clobactors`` run, that the class fits the protocol."""
+        return dialect
