@@ -1,0 +1,383 @@
+"""The exchange-agnostic book feed: market WebSockets in, synced books and market events out.
+
+One :class:`BookFeed` actor serves any exchange by driving its dialect (style lesson 2: a thin I/O shell):
+
+* **Connections.** Instruments are split across connections so that each carries at most
+  ``dialect.max_streams_per_connection`` streams; one instrument's channels always share a connection, so
+  a connection problem touches only the books it carries. Each connection is ``market_stream_url`` plus
+  ``subscribe_frames``, read by one task that owns it.
+* **Sync.** Each instrument has an :class:`~clobactors.book.L2Book` and the dialect's ``BookSync``. Deltas go
+  through the sync, which buffers them until a snapshot (REST, fetched once the first delta is buffered so
+  the buffer can cover it, or from the stream) and then says what to apply. A :class:`~clobactors.errors.
+  SequenceGap`, a checksum mismatch or a malformed level resyncs *that instrument only*: it is marked stale,
+  its sync reset (the delta that showed the gap starts the new buffer) and its snapshot refetched while
+  the other books on the connection keep flowing. Dialects whose snapshots come from the stream cannot
+  resubscribe one instrument through the standard, so for them a resync reopens the connection.
+* **Publishing.** Market data goes out with ``publish_nowait`` (the reader never waits on a slow consumer):
+  each applied BookSnapshot (so consumers can rebuild on every resync) and BookDelta, trades, the
+  exchange's BBO and mark prices, and a BestBidAsk derived from the book whenever its top changes. By
+  default the derived BBO is published only when the BBO channel is not subscribed, so a consumer never
+  gets two interleaved sources of BestBidAsk for one instrument. Lifecycle events (FeedConnected per
+  connection, FeedSynced / FeedStale per instrument on each transition, FeedDown per connection) use the
+  never-drop path.
+* **Liveness.** ``open_ws(idle_timeout=dialect.idle_timeout)``: a connection quiet past the deadline fails
+  with TransportTimeout, its books go stale at that instant and it reconnects. Every lost connection is
+  reopened after ``backoff.delay(attempt)`` (jitter from a seeded rng; the attempt counter resets once a
+  connection delivers data) and everything it carried is resubscribed and resynced. A RECONNECT control
+  frame or hint reconnects at once. Failures before the feed is ready crash it, so its supervisor's
+  backoff and intensity apply to a feed that cannot start.
+
+Books are read through :class:`~clobactors.actors.book_view.BookView` (ask :class:`GetBook`). This module
+owns the sockets; what happens to a book once a frame is decoded lives in :mod:`clobactors.actors.book_keeper`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from typing import Final, assert_never, final
+
+import attrs
+import trio
+
+from clobactors.actors.actor import Context, Request, unwrap_exception_group
+from clobactors.actors.book_keeper import BookGroup, BookKeeper, ReconnectNeeded
+from clobactors.actors.book_view import BookView, GetBook, InstrumentBook, price_decimals_for_tick
+from clobactors.actors.exchange import ExchangeLink
+from clobactors.backoff import Backoff
+from clobactors.book import L2Book
+from clobactors.errors import (
+    ConfigError,
+    RemoteProtocolError,
+    TransportError,
+    TransportTimeout,
+)
+from clobactors.exchanges.standard import Channel, Control, ControlKind, Subscription
+from clobactors.messages import (
+    BestBidAsk,
+    BookDelta,
+    BookSnapshot,
+    FeedConnected,
+    FeedDown,
+    LifecycleEvent,
+    MarkPrice,
+    Trade,
+)
+from clobactors.ratelimit import Priority
+from clobactors.transport.ws import WsConnection, open_ws
+
+__all__ = ["BookFeed", "BookFeedStatistics", "GetBook", "InstrumentFeedStatistics"]
+
+logger: Final = logging.getLogger(__name__)
+
+_DEFAULT_CHANNELS: Final = (Channel.BOOK, Channel.TRADES, Channel.BBO)
+#: Reconnect and snapshot-retry delays: 0.5 s doubling to 30 s, up to 10 % shorter at random.
+_DEFAULT_BACKOFF: Final = Backoff(initial=0.5, factor=2.0, max=30.0, jitter=0.1)
+
+
+@final
+@attrs.frozen
+class InstrumentFeedStatistics:
+    """One instrument's sync counters."""
+
+    instrument: str
+    synced: bool
+    sequence: int | None
+    deltas_applied: int
+    snapshots_applied: int
+    resyncs: int
+    gaps: int
+    checksum_failures: int
+    checksums_unverified: int
+    snapshot_requests: int
+    snapshot_failures: int
+
+
+@final
+@attrs.frozen
+class BookFeedStatistics:
+    """Counters of one feed incarnation; ``resyncs`` is per instrument."""
+
+    connections: int
+    connects: int
+    reconnects: int
+    frames: int
+    events: int
+    malformed: int
+    control_acks: int
+    control_errors: int
+    unknown_instrument: int
+    stale_events: int
+    instruments: tuple[InstrumentFeedStatistics, ...]
+
+    @property
+    def resyncs(self) -> Mapping[str, int]:
+        return {i.instrument: i.resyncs for i in self.instruments}
+
+
+@attrs.define
+class _Counters:
+    connects: int = 0
+    reconnects: int = 0
+    frames: int = 0
+    events: int = 0
+    malformed: int = 0
+    acks: int = 0
+    errors: int = 0
+    unknown: int = 0
+
+
+@final
+@attrs.define(eq=False)
+class BookFeed:
+    """The book-feed actor for ``instruments`` (canonical names) of one exchange. Build one per start.
+
+    ``derive_bbo``: publish a BestBidAsk derived from the book when its top changes; ``None`` means "only
+    when the BBO channel is not subscribed". ``price_decimals`` overrides the book's price grid, which is
+    otherwise the instrument's tick (the exchange may write more decimals: those prices take a slower path).
+    """
+
+    name: str
+    link: ExchangeLink
+    instruments: Sequence[str]
+    channels: Sequence[Channel] = _DEFAULT_CHANNELS
+    depth: int = 1000
+    backoff: Backoff = _DEFAULT_BACKOFF
+    rng: random.Random | None = attrs.field(default=None, repr=False)
+    derive_bbo: bool | None = None
+    price_decimals: int | None = None
+    #: Snapshots are market data: the limiter serves orders and cancels first.
+    snapshot_priority: Priority = Priority.MARKET_DATA
+    message_queue_size: int = 1024
+    #: ``feed`` field of lifecycle events; connection-level ones add ``/<index>``.
+    feed: str = "book"
+    _books: dict[str, InstrumentBook] = attrs.field(init=False, factory=dict, repr=False)
+    _connections: list[BookGroup] = attrs.field(init=False, factory=list, repr=False)
+    _counters: _Counters = attrs.field(init=False, factory=_Counters, repr=False)
+    _request_ids: itertools.count[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
+    _derive: bool = attrs.field(init=False, default=True)
+    _keeper: BookKeeper | None = attrs.field(init=False, default=None, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.instruments or not self.channels:
+            raise ConfigError(f"book feed {self.name!r} needs at least one instrument and one channel")
+        if len(set(self.instruments)) != len(self.instruments):
+            raise ConfigError(f"book feed {self.name!r} lists an instrument twice: {list(self.instruments)}")
+        if self.depth < 1:
+            raise ConfigError(f"book feed depth must be >= 1, got {self.depth}")
+        self._derive = Channel.BBO not in self.channels if self.derive_bbo is None else self.derive_bbo
+
+    # -- public ---------------------------------------------------------------------------------------------
+
+    def view(self, instrument: str) -> BookView:
+        """The view of one instrument's book (ConfigError if this feed does not carry it)."""
+        try:
+            return BookView(self._books[instrument])
+        except KeyError:
+            raise ConfigError(f"book feed {self.name!r} does not carry {instrument!r}") from None
+
+    def statistics(self) -> BookFeedStatistics:
+        c = self._counters
+        return BookFeedStatistics(
+            connections=len(self._connections),
+            connects=c.connects,
+            reconnects=c.reconnects,
+            frames=c.frames,
+            events=c.events,
+            malformed=c.malformed,
+            control_acks=c.acks,
+            control_errors=c.errors,
+            unknown_instrument=c.unknown,
+            stale_events=self._keeper.stale_events if self._keeper is not None else 0,
+            instruments=tuple(
+                InstrumentFeedStatistics(
+                    instrument=b.name,
+                    synced=b.synced,
+                    sequence=b.sequence,
+                    deltas_applied=b.deltas_applied,
+                    snapshots_applied=b.snapshots_applied,
+                    resyncs=b.resyncs,
+                    gaps=b.gaps,
+                    checksum_failures=b.checksum_failures,
+                    checksums_unverified=b.checksums_unverified,
+                    snapshot_requests=b.snapshot_requests,
+                    snapshot_failures=b.snapshot_failures,
+                )
+                for b in self._books.values()
+            ),
+        )
+
+    async def run(self, ctx: Context, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Connect everything, report ready once every connection is open and subscribed, then serve."""
+        if self._books:
+            raise ConfigError(f"book feed {self.name!r} already ran; its factory must build a fresh one")
+        rng = self.rng if self.rng is not None else ctx.system.rng_for(self.name)
+        self._build()
+        keeper = self._keeper = BookKeeper(
+            self.name, self.link, self.feed, self.depth, self.snapshot_priority, self.backoff, rng, self._derive
+        )
+        try:
+            with unwrap_exception_group():
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._serve_inbox, ctx)
+                    for conn in self._connections:
+                        await nursery.start(self._run_connection, ctx, keeper, conn, rng)
+                    task_status.started()
+        finally:
+            for book in self._books.values():
+                book.close()
+
+    # -- setup ----------------------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        dialect = self.link.dialect
+        per_instrument = len(self.channels)
+        if per_instrument > dialect.max_streams_per_connection:
+            raise ConfigError(
+                f"{len(self.channels)} channels per instrument exceed {dialect.name}'s "
+                f"{dialect.max_streams_per_connection} streams per connection"
+            )
+        for name in self.instruments:
+            rules = self.link.rules(name)
+            decimals = self.price_decimals
+            if decimals is None:
+                decimals = price_decimals_for_tick(rules.tick_size)
+            instrument = rules.instrument
+            self._books[name] = InstrumentBook(
+                instrument, L2Book(decimals, name), dialect.new_book_sync(instrument), owner=self.name
+            )
+        per_connection = dialect.max_streams_per_connection // per_instrument
+        names = list(self._books)
+        for index, start in enumerate(range(0, len(names), per_connection)):
+            books = {n: self._books[n] for n in names[start : start + per_connection]}
+            subs = tuple(Subscription(ch, b.instrument) for b in books.values() for ch in self.channels)
+            self._connections.append(BookGroup(index, books, subs))
+
+    async def _serve_inbox(self, ctx: Context) -> None:
+        async for message in ctx.inbox:
+            if not isinstance(message, Request):
+                logger.warning("%s: ignoring unexpected message %r", self.name, type(message).__name__)
+            elif isinstance(message.payload, GetBook):
+                try:
+                    message.reply(self.view(message.payload.instrument))
+                except ConfigError as exc:
+                    message.fail(exc)
+            else:
+                message.fail(ConfigError(f"{self.name} cannot answer {type(message.payload).__name__}"))
+
+    # -- connections ----------------------------------------------------------------------------------------
+
+    async def _run_connection(
+        self,
+        ctx: Context,
+        keeper: BookKeeper,
+        conn: BookGroup,
+        rng: random.Random,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Connect, read until the connection fails, mark its books stale, back off, reconnect; forever."""
+        dialect = self.link.dialect
+        feed = f"{self.feed}/{conn.index}"
+        attempt = 0
+        ready = False
+        while True:
+            immediate, reason = False, "connection closed"
+            try:
+                async with open_ws(
+                    dialect.market_stream_url(conn.subscriptions),
+                    max_message_size=dialect.max_message_size,
+                    message_queue_size=self.message_queue_size,
+                    idle_timeout=dialect.idle_timeout,
+                ) as ws:
+                    for frame in dialect.subscribe_frames(conn.subscriptions, next(self._request_ids)):
+                        await ws.send(frame)
+                    self._counters.connects += 1
+                    await ctx.publish(FeedConnected(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=feed))
+                    if not ready:
+                        task_status.started()
+                        ready = True
+                    with unwrap_exception_group():
+                        async with trio.open_nursery() as tasks:
+                            conn.tasks = tasks
+                            try:
+                                await self._read(ctx, keeper, conn, ws)
+                            finally:
+                                conn.tasks = None
+                                tasks.cancel_scope.cancel(reason="connection closing")
+            except ReconnectNeeded as exc:
+                reason, immediate = exc.reason, True
+            except TransportTimeout as exc:
+                if not ready:
+                    raise
+                reason = f"idle: {exc}"
+            except TransportError as exc:
+                if not ready:
+                    raise
+                reason = str(exc)
+            progress, conn.got_data = conn.got_data, False
+            if progress:
+                attempt = 0
+            await self._connection_down(ctx, keeper, conn, feed, reason)
+            if not (immediate and progress):  # a RECONNECT right after connecting must not spin
+                await trio.sleep(self.backoff.delay(attempt, rng))
+                attempt += 1
+            self._counters.reconnects += 1
+
+    async def _connection_down(self, ctx: Context, keeper: BookKeeper, conn: BookGroup, feed: str, reason: str) -> None:
+        logger.info("%s: %s down: %s", self.name, feed, reason)
+        events: list[LifecycleEvent] = []
+        for book in conn.books.values():
+            if book.reset():
+                events.append(keeper.stale_event(ctx, book.name, reason))
+        events.append(FeedDown(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=feed, reason=reason))
+        for event in events:
+            await ctx.publish(event)
+
+    async def _read(self, ctx: Context, keeper: BookKeeper, conn: BookGroup, ws: WsConnection) -> None:
+        """The reader: decode each frame and act on every item; returns only by raising."""
+        dialect = self.link.dialect
+        counters = self._counters
+        while True:
+            frame = await ws.receive()
+            counters.frames += 1
+            try:
+                items = dialect.decode_market(frame.data, frame.received_ns)
+            except RemoteProtocolError as exc:
+                counters.malformed += 1
+                logger.warning("%s: malformed frame: %s", self.name, exc)
+                await keeper.on_remote_error(ctx, conn, exc, None)
+                continue
+            for item in items:
+                counters.events += 1
+                if isinstance(item, Control):
+                    self._on_control(item)
+                    continue
+                conn.got_data = True
+                book = conn.books.get(item.instrument)
+                if book is None:
+                    counters.unknown += 1
+                    continue
+                match item:
+                    case BookDelta() | BookSnapshot():
+                        await keeper.on_book(ctx, conn, book, item, frame.received_at, frame.received_ns)
+                    case Trade() | BestBidAsk() | MarkPrice():
+                        ctx.publish_nowait(item)
+                    case _:
+                        assert_never(item)
+
+    def _on_control(self, control: Control) -> None:
+        match control.kind:
+            case ControlKind.ACK:
+                self._counters.acks += 1
+            case ControlKind.PONG:
+                pass
+            case ControlKind.ERROR:
+                self._counters.errors += 1
+                logger.warning("%s: exchange refused request %s: %s", self.name, control.request_id, control.detail)
+            case ControlKind.RECONNECT:
+                raise ReconnectNeeded(f"exchange asked to reconnect: {control.detail}")
+            case _:
+                assert_never(control.kind)
