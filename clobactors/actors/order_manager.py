@@ -12,6 +12,7 @@ message                                         answer
 ``ask(Reconcile)``                              a :class:`~clobactors.actors.reconcile.ReconcileSummary`
 ``ask(GetBalances)``                            ``Mapping[str, Balance]`` (read-only copy) by asset
 ``ask(GetOpenOrders)``                          ``tuple[OrderUpdate, ...]`` of non-terminal orders
+``ask(GetRules)``                               the instrument's :class:`~clobactors.rules.InstrumentRules`
 ``tell(OrderReport)``                           (none) account events from the user stream, merged in order
 ==============================================  ===============================================================
 
@@ -54,6 +55,7 @@ from clobactors.actors.exchange import ExchangeLink
 from clobactors.actors.order_messages import (
     GetBalances,
     GetOpenOrders,
+    GetRules,
     OrderManagerStatistics,
     OrderReport,
     Reconcile,
@@ -82,6 +84,7 @@ from clobactors.ratelimit import Priority
 __all__ = [
     "GetBalances",
     "GetOpenOrders",
+    "GetRules",
     "OrderManager",
     "OrderManagerStatistics",
     "OrderReport",
@@ -180,6 +183,11 @@ class OrderManager:
                 message.reply(self._book.balances())
             case Request(payload=GetOpenOrders(instrument=instrument)):
                 message.reply(self._book.open_orders(instrument))
+            case Request(payload=GetRules(instrument=instrument)):
+                try:
+                    message.reply(self.link.rules(instrument))
+                except ConfigError as exc:
+                    message.fail(exc)
             case Request():
                 message.fail(ConfigError(f"{self.name} does not serve {type(message.payload).__name__}"))
             case _:

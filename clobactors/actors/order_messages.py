@@ -17,7 +17,7 @@ import msgspec
 from clobactors.messages import AccountEvent
 from clobactors.order_tracker import OrderTrackerStatistics
 
-__all__ = ["GetBalances", "GetOpenOrders", "OrderManagerStatistics", "OrderReport", "Reconcile"]
+__all__ = ["GetBalances", "GetOpenOrders", "GetRules", "OrderManagerStatistics", "OrderReport", "Reconcile"]
 
 
 @final
@@ -44,6 +44,14 @@ class GetOpenOrders(msgspec.Struct, frozen=True, kw_only=True):
     """Ask: snapshots of our non-terminal orders (on ``instrument`` only, when given)."""
 
     instrument: str = ""
+
+
+@final
+class GetRules(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask: the :class:`~clobactors.rules.InstrumentRules` of ``instrument`` (exchange-neutral, so strategies
+    can size and price orders without seeing a dialect)."""
+
+    instrument: str
 
 
 @final

@@ -24,7 +24,7 @@ from clobactors.errors import ConfigError
 if TYPE_CHECKING:
     from clobactors.exchanges.binance.dialect import BinanceSpotDialect
 
-__all__ = ["DIALECTS", "dialect_names", "get_dialect"]
+__all__ = ["CREDENTIALS", "DIALECTS", "dialect_names", "get_credentials", "get_dialect"]
 
 
 def _binance(**options: str) -> BinanceSpotDialect:
@@ -32,6 +32,18 @@ def _binance(**options: str) -> BinanceSpotDialect:
 
     return create_dialect(**options)
 
+
+def _binance_credentials(values: Mapping[str, str]) -> object:
+    from clobactors.exchanges.binance.signing import Credentials
+
+    return Credentials(api_key=values["api_key"], secret=values["api_secret"])
+
+
+#: Exchange name → builder of its credentials from the fields a config names (``api_key``, ``api_secret``,
+#: plus exchange-specific ones such as a passphrase). Values come from environment variables, never files.
+CREDENTIALS: Final[Mapping[str, Callable[[Mapping[str, str]], object]]] = {
+    "binance": _binance_credentials,
+}
 
 #: Exchange name → factory of its dialect (keyword options only).
 DIALECTS: Final[Mapping[str, Callable[..., object]]] = {
@@ -65,3 +77,15 @@ def get_dialect(name: str, **options: str) -> object:
         return factory(**options)
     except (TypeError, ValueError) as exc:  # an unknown option, an unknown environment name
         raise ConfigError(f"bad options for exchange {name!r}: {exc}") from exc
+
+
+def get_credentials(name: str, values: Mapping[str, str]) -> object:
+    """Build exchange ``name``'s credentials; a missing field is a ConfigError naming it (never its value)."""
+    try:
+        builder = CREDENTIALS[name]
+    except KeyError:
+        raise ConfigError(f"unknown exchange {name!r}; known: {', '.join(dialect_names())}") from None
+    try:
+        return builder(values)
+    except KeyError as exc:
+        raise ConfigError(f"exchange {name!r} needs credential field {exc.args[0]!r}") from None

@@ -1,0 +1,228 @@
+"""A session: several exchange trees and the strategy actors, under one supervisor.
+
+Tree shape (names are what ``ask``/``tell`` address; see :class:`ExchangeNames`)::
+
+    session                         one_for_one: an exchange tree or the strategies fail alone
+    ├── <exchange>                  rest_for_one: a crash restarts what was started after it
+    │   ├── <exchange>.rate_limiter loads reference data (rules, pools, clock) first
+    │   ├── <exchange>.orders       order manager: reconciles on start
+    │   └── <exchange>.feeds        one_for_one: a book feed crash never resets the user stream
+    │       ├── <exchange>.books    book feed (all instruments of the exchange)
+    │       └── <exchange>.user     user stream (only with credentials)
+    └── strategies                  one_for_one: a crashing strategy never touches a connection
+
+A failing feed therefore never stops a strategy or another exchange, and a crashing strategy never resets an
+exchange connection. Restarts pile up per supervisor; past its intensity a supervisor escalates to its parent,
+which restarts that subtree (within its own intensity).
+
+Everything exchange-specific comes from the dialect registry (:mod:`clobactors.exchanges`); this module only
+wires actors together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, final
+
+import attrs
+
+from clobactors.actors.actor import Actor, ActorSystem, open_actor_system
+from clobactors.actors.book_feed import BookFeed
+from clobactors.actors.bus import Bus
+from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.order_manager import OrderManager
+from clobactors.actors.rate_limiter import RateLimiterActor
+from clobactors.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
+from clobactors.actors.user_stream import UserStream
+from clobactors.backoff import Backoff
+from clobactors.config import Environment, ExchangeConfig, SessionConfig
+from clobactors.errors import ConfigError
+from clobactors.exchanges import get_credentials, get_dialect
+from clobactors.exchanges.standard import SpotDialect
+from clobactors.transport.http import HttpTransport
+
+__all__ = ["ExchangeNames", "Session", "StrategyFactory", "exchange_tree", "open_session"]
+
+#: Builds a strategy actor for one start; gets the session's names so it can address order managers.
+StrategyFactory = Callable[[], Actor]
+
+
+@final
+@attrs.frozen
+class ExchangeNames:
+    """Actor names of one exchange tree."""
+
+    exchange: str
+
+    @property
+    def supervisor(self) -> str:
+        return self.exchange
+
+    @property
+    def rate_limiter(self) -> str:
+        return f"{self.exchange}.rate_limiter"
+
+    @property
+    def orders(self) -> str:
+        return f"{self.exchange}.orders"
+
+    @property
+    def feeds(self) -> str:
+        return f"{self.exchange}.feeds"
+
+    @property
+    def books(self) -> str:
+        return f"{self.exchange}.books"
+
+    @property
+    def user(self) -> str:
+        return f"{self.exchange}.user"
+
+
+def exchange_tree(
+    link: ExchangeLink,
+    config: ExchangeConfig,
+    *,
+    rng: random.Random,
+    max_restarts: int = 5,
+    window: float = 60.0,
+    backoff: Backoff | None = None,
+) -> Supervisor:
+    """The supervisor of one exchange: limiter, order manager, then the feeds (see the module doc)."""
+    names = ExchangeNames(link.name)
+    backoff = backoff or Backoff(initial=0.5, factor=2.0, max=30.0, jitter=0.2)
+    feed_children = [
+        ChildSpec(
+            name=names.books,
+            factory=lambda: BookFeed(
+                name=names.books, link=link, instruments=config.instruments, depth=config.depth,
+                rng=random.Random(rng.random()),
+            ),
+        )
+    ]
+    children = [
+        ChildSpec(name=names.rate_limiter, factory=lambda: RateLimiterActor(name=names.rate_limiter, link=link)),
+    ]
+    if link.credentials is not None:
+        children.append(
+            ChildSpec(
+                name=names.orders,
+                factory=lambda: OrderManager(
+                    name=names.orders, link=link, instruments=config.instruments,
+                    cancel_all_on_shutdown=config.cancel_all_on_stop, id_rng=random.Random(rng.random()),
+                ),
+            )
+        )
+        feed_children.append(
+            ChildSpec(
+                name=names.user,
+                factory=lambda: UserStream(
+                    name=names.user, link=link, order_manager=names.orders, rng=random.Random(rng.random())
+                ),
+            )
+        )
+    children.append(
+        ChildSpec(
+            name=names.feeds,
+            factory=lambda: Supervisor(
+                name=names.feeds, children=feed_children, strategy=Strategy.ONE_FOR_ONE,
+                max_restarts=max_restarts, window=window, backoff=backoff, rng=random.Random(rng.random()),
+            ),
+        )
+    )
+    return Supervisor(
+        name=names.supervisor, children=children, strategy=Strategy.REST_FOR_ONE, max_restarts=max_restarts,
+        window=window, backoff=backoff, rng=random.Random(rng.random()),
+    )
+
+
+def _dialect_options(config: ExchangeConfig) -> dict[str, str]:
+    if config.environment is Environment.CUSTOM:
+        return {k: v for k, v in (("rest", config.rest), ("ws", config.ws), ("ws_api", config.ws_api)) if v}
+    return {"environment": config.environment.value}
+
+
+@final
+@attrs.define
+class Session:
+    """A running session: its actor system, the link of each exchange, and the actor names."""
+
+    system: ActorSystem
+    config: SessionConfig
+    links: Mapping[str, ExchangeLink]
+
+    def names(self, exchange: str) -> ExchangeNames:
+        if exchange not in self.links:
+            raise ConfigError(f"no exchange {exchange!r} in this session")
+        return ExchangeNames(exchange)
+
+    async def ask(self, actor: str, payload: object) -> object:
+        """Ask any actor of the session (e.g. ``session.names("binance").orders``)."""
+        return await self.system.ask(actor, payload, sender="session")
+
+
+@contextlib.asynccontextmanager
+async def open_session(
+    config: SessionConfig,
+    *,
+    strategies: Sequence[tuple[str, StrategyFactory]] = (),
+    environ: Mapping[str, str] | None = None,
+    dialects: Mapping[str, SpotDialect[Any]] | None = None,
+    credentials: Mapping[str, object] | None = None,
+    bus: Bus | None = None,
+) -> AsyncIterator[Session]:
+    """Start every exchange tree and strategy of ``config``; stop them in reverse order on exit.
+
+    Returns once every exchange is ready (reference data loaded, orders reconciled, books synced).
+    ``dialects`` and ``credentials`` override what the registry and the environment would give (tests,
+    the embedded simulator); otherwise credentials come from the environment variables the config names.
+    Pass a ``bus`` to subscribe before anything starts (a monitor that must not miss start-up events).
+    """
+    rng = random.Random(config.seed)
+    async with contextlib.AsyncExitStack() as stack:
+        links: dict[str, ExchangeLink] = {}
+        for exchange in config.exchanges:
+            dialect: Any = (dialects or {}).get(exchange.name) or get_dialect(
+                exchange.name, **_dialect_options(exchange)
+            )
+            creds = (credentials or {}).get(exchange.name)
+            if creds is None and exchange.has_credentials:
+                creds = get_credentials(exchange.name, exchange.credential_values(environ))
+            http = HttpTransport.from_url(dialect.rest_base())
+            stack.push_async_callback(http.aclose)
+            links[exchange.name] = ExchangeLink(
+                name=exchange.name, dialect=dialect, http=http, credentials=creds,
+                rate_limiter=ExchangeNames(exchange.name).rate_limiter,
+            )
+        children = [
+            ChildSpec(
+                name=exchange.name,
+                factory=lambda exchange=exchange: exchange_tree(  # type: ignore[misc]
+                    links[exchange.name], exchange, rng=random.Random(rng.random())
+                ),
+                shutdown=10.0,
+            )
+            for exchange in config.exchanges
+        ]
+        if strategies:
+            strategy_children = [
+                ChildSpec(name=name, factory=factory, restart=Restart.PERMANENT) for name, factory in strategies
+            ]
+            children.append(
+                ChildSpec(
+                    name="strategies",
+                    factory=lambda: Supervisor(
+                        name="strategies", children=strategy_children, strategy=Strategy.ONE_FOR_ONE,
+                        max_restarts=10, window=60.0, rng=random.Random(rng.random()),
+                    ),
+                )
+            )
+        root = Supervisor(
+            name="session", children=children, strategy=Strategy.ONE_FOR_ONE, max_restarts=10, window=300.0,
+            rng=random.Random(rng.random()),
+        )
+        system = await stack.enter_async_context(open_actor_system(seed=config.seed, bus=bus))
+        await system.start(root, shutdown=30.0)
+        yield Session(system=system, config=config, links=links)
