@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from clobactors import __version__
+from clobactors.cli_sim import add_sim_parser
+from clobactors.demo import add_demo_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Connect trading programs to central-limit-order-book exchanges.",
     )
     parser.add_argument("--version", action="version", version=f"clobactors {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_demo_parser(subcommands)
+    add_sim_parser(subcommands)
     return parser
 
 
@@ -25,7 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    return 0
+    run: Callable[[argparse.Namespace], int] = args.run
+    return run(args)
 
 
 if __name__ == "__main__":
