@@ -44,7 +44,7 @@ async def run_demo(
     live: bool | None = None,
     refresh: float = 0.5,
     size: Decimal = Decimal("0.01"),
-    half_spread_bps: Decimal = Decimal("3"),
+    half_spread_bps: Decimal = Decimal("1"),
 ) -> Summary:
     """Run the demo for ``seconds`` and return its summary (also printed to ``out``)."""
     live = out.isatty() if live is None else live

@@ -36,6 +36,11 @@ __all__ = ["FeedHealth", "Monitor", "Summary"]
 _ZERO: Final = Decimal(0)
 
 
+def _show(value: Decimal | None) -> str:
+    """A decimal for people: no exponent, no trailing zeros (the exchange's 8-decimal strings are noise)."""
+    return "-" if value is None else f"{value.normalize():f}"
+
+
 @final
 @attrs.define
 class FeedHealth:
@@ -226,15 +231,15 @@ class Monitor:
         lines.append("")
         lines.append("TOP OF BOOK")
         for (exchange, instrument), top in sorted(self.tops.items()):
-            bid = "-" if top.bid_price is None else f"{top.bid_size.normalize():f} @ {top.bid_price}"
-            ask = "-" if top.ask_price is None else f"{top.ask_price} x {top.ask_size.normalize():f}"
+            bid = "-" if top.bid_price is None else f"{_show(top.bid_size)} @ {_show(top.bid_price)}"
+            ask = "-" if top.ask_price is None else f"{_show(top.ask_price)} x {_show(top.ask_size)}"
             lines.append(f"  {exchange:<10} {instrument:<14} {bid:>28} | {ask:<28}")
         lines.append("")
         lines.append("OWN ORDERS (open)")
         open_orders = self.open_orders()
         for order in open_orders[: self.recent]:
             lines.append(
-                f"  {order.client_order_id:<24} {order.side.value:<4} {order.size.normalize():f} @ {order.price} "
+                f"  {order.client_order_id:<24} {order.side.value:<4} {_show(order.size)} @ {_show(order.price)} "
                 f"{order.status.value} filled {order.filled_size.normalize():f}"
             )
         if not open_orders:
@@ -243,7 +248,7 @@ class Monitor:
         lines.append("RECENT FILLS")
         for fill in list(self.fills)[-self.recent :]:
             lines.append(
-                f"  {fill.instrument:<14} {fill.side.value:<4} {fill.size.normalize():f} @ {fill.price} "
+                f"  {fill.instrument:<14} {fill.side.value:<4} {_show(fill.size)} @ {_show(fill.price)} "
                 f"fee {fill.fee.normalize():f} {fill.fee_asset} ({fill.liquidity.value if fill.liquidity else '?'})"
             )
         if not self.fills:
@@ -273,7 +278,7 @@ class Monitor:
         summary = self.summary()
         tops = []
         for (_, instrument), top in sorted(self.tops.items()):
-            tops.append(f"{instrument} {top.bid_price}/{top.ask_price}")
+            tops.append(f"{instrument} {_show(top.bid_price)}/{_show(top.ask_price)}")
         open_count = len(self.open_orders())
         filled = sum(1 for o in self.orders.values() if o.status is OrderStatus.FILLED)
         return (
