@@ -23,12 +23,19 @@ from clobactors.errors import ConfigError
 
 if TYPE_CHECKING:
     from clobactors.exchanges.binance.dialect import BinanceSpotDialect
+    from clobactors.exchanges.binance_usdm.dialect import BinanceUsdmDialect
 
 __all__ = ["CREDENTIALS", "DIALECTS", "dialect_names", "get_credentials", "get_dialect"]
 
 
 def _binance(**options: str) -> BinanceSpotDialect:
     from clobactors.exchanges.binance import create_dialect  # lazy: the registry loads no dialect up front
+
+    return create_dialect(**options)
+
+
+def _binance_usdm(**options: str) -> BinanceUsdmDialect:
+    from clobactors.exchanges.binance_usdm import create_dialect
 
     return create_dialect(**options)
 
@@ -43,11 +50,13 @@ def _binance_credentials(values: Mapping[str, str]) -> object:
 #: plus exchange-specific ones such as a passphrase). Values come from environment variables, never files.
 CREDENTIALS: Final[Mapping[str, Callable[[Mapping[str, str]], object]]] = {
     "binance": _binance_credentials,
+    "binance_usdm": _binance_credentials,  # the same HMAC key pair scheme (futures permission on the key)
 }
 
 #: Exchange name → factory of its dialect (keyword options only).
 DIALECTS: Final[Mapping[str, Callable[..., object]]] = {
     "binance": _binance,
+    "binance_usdm": _binance_usdm,
 }
 
 
@@ -57,6 +66,10 @@ def dialect_names() -> tuple[str, ...]:
 
 @overload
 def get_dialect(name: Literal["binance"], **options: str) -> BinanceSpotDialect: ...
+
+
+@overload
+def get_dialect(name: Literal["binance_usdm"], **options: str) -> BinanceUsdmDialect: ...
 
 
 @overload

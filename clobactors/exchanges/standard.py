@@ -38,6 +38,7 @@ from clobactors.messages import (
     CancelAll,
     CancelOrder,
     Fill,
+    FundingPayment,
     MarketEvent,
     OrderUpdate,
     PlaceOrder,
@@ -45,7 +46,7 @@ from clobactors.messages import (
     SetLeverage,
     SetPositionMode,
 )
-from clobactors.model import Instrument
+from clobactors.model import Instrument, MarginType
 from clobactors.ratelimit import Cost, Pool
 from clobactors.rules import InstrumentRules
 
@@ -323,11 +324,22 @@ class SpotDialect(Protocol[C]):
 
 
 class PerpDialect(SpotDialect[C], Protocol[C]):
-    """A perpetual venue: positions, leverage, position mode, funding."""
+    """A perpetual venue: positions, leverage, margin type, position mode, funding.
+
+    Setters have no decoder: a 2xx answer (or one :meth:`SpotDialect.is_error` does not count as an error,
+    such as an exchange's "already so") means the account is as asked; the position and account streams
+    report the effect.
+    """
 
     def set_leverage_request(
         self, command: SetLeverage, instrument: Instrument, credentials: C, now_ms: int
     ) -> HttpRequestSpec: ...
+
+    def set_margin_type_request(
+        self, instrument: Instrument, margin_type: MarginType, credentials: C, now_ms: int
+    ) -> HttpRequestSpec:
+        """Cross or isolated margin for one instrument (a separate call where the exchange has one)."""
+        ...
 
     def set_position_mode_request(
         self, command: SetPositionMode, credentials: C, now_ms: int
@@ -336,3 +348,11 @@ class PerpDialect(SpotDialect[C], Protocol[C]):
     def positions_request(self, credentials: C, now_ms: int) -> HttpRequestSpec: ...
 
     def decode_positions(self, result: HttpResult, recv_ns: int) -> Sequence[Position]: ...
+
+    def funding_payments_request(
+        self, instrument: Instrument | None, since_ms: int, credentials: C, now_ms: int
+    ) -> HttpRequestSpec:
+        """Funding settlements since ``since_ms`` (all instruments when ``None``), to reconcile them."""
+        ...
+
+    def decode_funding_payments(self, result: HttpResult, recv_ns: int) -> Sequence[FundingPayment]: ...

@@ -1,0 +1,389 @@
+"""The Binance USD-M futures dialect: one object satisfying :class:`~clobactors.exchanges.standard.PerpDialect`.
+
+It joins this folder's sans-IO pieces: :mod:`.commands` (requests), :mod:`.codec` / :mod:`.codec_rest`
+(decoding), :mod:`.sequencing` (the ``pu`` book rule), :mod:`.rules` (perpetual rules, pools, costs),
+:mod:`.errors` and the spot HMAC signing. Its state is the symbol table (with the drop counters behind
+:meth:`BinanceUsdmDialect.statistics`) and the pools last read from exchangeInfo.
+
+Choices, and why:
+
+* **Market streams**: one combined-stream URL per connection, so :meth:`~BinanceUsdmDialect.subscribe_frames`
+  is empty and a reconnect sends nothing. Under :attr:`~.urls.StreamRouting.ROUTED` (live) a connection is
+  on one route: BOOK and BBO on ``/public``, TRADES and MARK on ``/market`` (:meth:`stream_route` tells the
+  route of a subscription; a mixed connection is a ConfigError naming the split). Books use
+  ``@depth@100ms``, mark prices ``@markPrice@1s``.
+* **User stream**: ``LISTEN_KEY`` (the futures way): ``POST /fapi/v1/listenKey``, stream
+  ``<ws>[/private]/ws/<listenKey>``, ``PUT`` every 30 minutes (a key lives 60).
+* **Orders** ask for RESULT answers; ``recvWindow`` is Binance's 5000 ms, sent explicitly. Positions come
+  from ``positionRisk`` V2 (leverage and margin type included), balances from ``/fapi/v3/balance``.
+* **Setters**: "No need to change margin type / position side" (-4046/-4059) are not errors
+  (:meth:`is_error`), so repeating a setter is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, final
+
+import attrs
+
+from clobactors.client_ids import BINANCE, ClientIdSpec
+from clobactors.errors import ConfigError
+from clobactors.exchanges.binance.symbols import CodecStatistics, SymbolTable
+from clobactors.exchanges.binance_usdm import codec, codec_rest, commands, urls
+from clobactors.exchanges.binance_usdm import errors as usdm_errors
+from clobactors.exchanges.binance_usdm import rules as usdm_rules
+from clobactors.exchanges.binance_usdm.commands import OrderResponse
+from clobactors.exchanges.binance_usdm.convert import EXCHANGE
+from clobactors.exchanges.binance_usdm.sequencing import BinanceUsdmBookSync
+from clobactors.exchanges.binance_usdm.signing import MAX_RECV_WINDOW, Credentials
+from clobactors.exchanges.binance_usdm.urls import Endpoints, Environment, StreamRoute, StreamRouting
+from clobactors.exchanges.standard import ExchangeInfo, MarketFrame, Subscription, UserFrame, UserStreamAuth
+from clobactors.httpspec import HttpRequestSpec, HttpResult
+from clobactors.messages import (
+    AccountEvent,
+    Balance,
+    BookSnapshot,
+    CancelAll,
+    CancelOrder,
+    Fill,
+    FundingPayment,
+    MarkPrice,
+    OrderUpdate,
+    PlaceOrder,
+    Position,
+    SetLeverage,
+    SetPositionMode,
+)
+from clobactors.model import Instrument, InstrumentKind, MarginType
+from clobactors.ratelimit import Cost, Pool
+
+if TYPE_CHECKING:
+    from clobactors.exchanges.standard import PerpDialect
+
+__all__ = ["IDLE_TIMEOUT", "LISTEN_KEY_INTERVAL", "MAX_MESSAGE_SIZE", "BinanceUsdmDialect", "DialectStatistics"]
+
+#: Frames (pings, pongs, JSON requests) Binance accepts from us per second on one stream connection.
+MAX_FRAMES_PER_SECOND: Final = urls.MAX_WS_MESSAGES_PER_SECOND
+#: The server pings every 3 minutes; a quiet symbol's book can go long without a diff, so a feed is stale
+#: only after a full minute without any frame (mark prices tick every second when subscribed).
+IDLE_TIMEOUT: Final = 60.0
+#: Largest frame accepted; stream frames are a few KB.
+MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
+#: A listen key lives 60 minutes; a keepalive every 30 leaves room for a failed one.
+LISTEN_KEY_INTERVAL: Final = 30 * 60.0
+
+
+@final
+@attrs.frozen
+class DialectStatistics:
+    """What the dialect dropped or ignored since it was built."""
+
+    codec: CodecStatistics
+    #: exchangeInfo contracts left out because they are not perpetual (quarterlies, delivering).
+    non_perpetual_contracts: int
+
+
+@final
+@attrs.define
+class BinanceUsdmDialect:
+    """Binance USD-M futures, sans-IO. Build it with :meth:`for_environment` or, for the simulator, :meth:`for_urls`."""
+
+    endpoints: Endpoints
+    #: ``recvWindow`` in ms sent with signed requests (``None``: not sent, Binance assumes 5000).
+    recv_window: int | None = 5000
+    order_response: OrderResponse = OrderResponse.RESULT
+    #: Diff depth stream speed: 100, 250 or 500 ms.
+    depth_speed_ms: int = 100
+    #: Mark price stream speed: 1000 or 3000 ms.
+    mark_speed_ms: int = 1000
+    user_stream_auth: UserStreamAuth = attrs.field(default=UserStreamAuth.LISTEN_KEY, init=False)
+    name: str = attrs.field(default=EXCHANGE, init=False)
+    max_streams_per_connection: int = attrs.field(default=urls.MAX_STREAMS_PER_CONNECTION, init=False)
+    idle_timeout: float = IDLE_TIMEOUT
+    max_message_size: int = MAX_MESSAGE_SIZE
+    listen_key_interval: float = LISTEN_KEY_INTERVAL
+    _symbols: SymbolTable = attrs.field(factory=SymbolTable, init=False)
+    _pools: tuple[Pool, ...] = attrs.field(default=usdm_rules.DEFAULT_POOLS, init=False)
+    _non_perpetual: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.recv_window is not None and not 0 < self.recv_window <= MAX_RECV_WINDOW:
+            raise ConfigError(f"recvWindow must be within 1..{MAX_RECV_WINDOW} ms, not {self.recv_window}")
+        urls.depth_stream("X", speed_ms=self.depth_speed_ms)  # ConfigError on a bad speed
+        urls.mark_price_stream("X", speed_ms=self.mark_speed_ms)
+
+    @classmethod
+    def for_environment(
+        cls,
+        environment: Environment = Environment.LIVE,
+        *,
+        routing: StreamRouting | None = None,
+        recv_window: int | None = 5000,
+    ) -> BinanceUsdmDialect:
+        endpoints = Endpoints.for_environment(environment).override(routing=routing)
+        return cls(endpoints, recv_window=recv_window)
+
+    @classmethod
+    def for_urls(
+        cls,
+        *,
+        rest: str,
+        ws: str,
+        ws_api: str = "",
+        routing: StreamRouting = StreamRouting.COMBINED,
+        recv_window: int | None = 5000,
+    ) -> BinanceUsdmDialect:
+        """Point every URL elsewhere (the simulator on loopback); streams default to the combined layout."""
+        endpoints = Endpoints.for_environment(Environment.LIVE).override(
+            rest=rest, ws=ws, ws_api=ws_api or ws, routing=routing
+        )
+        return cls(endpoints, recv_window=recv_window)
+
+    def register_instruments(self, instruments: Sequence[Instrument]) -> None:
+        for instrument in instruments:
+            if instrument.exchange != EXCHANGE:
+                raise ConfigError(f"{instrument.name} is a {instrument.exchange} instrument, not {EXCHANGE}")
+            if instrument.kind is not InstrumentKind.PERPETUAL:
+                raise ConfigError(f"{instrument.name}: Binance USD-M trades perpetuals only")
+        self._symbols.register(instruments)
+
+    def statistics(self) -> DialectStatistics:
+        return DialectStatistics(codec=self._symbols.statistics(), non_perpetual_contracts=self._non_perpetual)
+
+    def rest_base(self) -> str:
+        return self.endpoints.rest
+
+    # -- reference data ------------------------------------------------------------------------------
+
+    def exchange_info_request(self) -> HttpRequestSpec:
+        return commands.exchange_info()
+
+    def decode_exchange_info(self, result: HttpResult) -> ExchangeInfo:
+        """Perpetual rules and pools; the pools also become the ones :meth:`request_cost` charges from now on."""
+        with self._symbols.counting():
+            info, skipped, not_perpetual = usdm_rules.decode_exchange_info(result)
+        self._symbols.note_skipped_symbols(len(skipped))
+        self._non_perpetual += not_perpetual
+        if info.pools:
+            self._pools = info.pools
+        return info
+
+    def server_time_request(self) -> HttpRequestSpec:
+        return commands.server_time()
+
+    def decode_server_time(self, result: HttpResult) -> int:
+        with self._symbols.counting():
+            return codec_rest.decode_server_time(result)
+
+    # -- market data ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def stream_route(subscription: Subscription) -> StreamRoute:
+        """The route a subscription's stream is served on (connections under ROUTED carry one route)."""
+        return urls.stream_route(subscription.channel)
+
+    def market_stream_url(self, subscriptions: Sequence[Subscription]) -> str:
+        routes = sorted({self.stream_route(s) for s in subscriptions})
+        if self.endpoints.routing is StreamRouting.ROUTED and len(routes) > 1:
+            raise ConfigError(
+                "Binance USD-M serves book/BBO streams on /public and trades/mark price on /market: "
+                "subscribe them on separate connections (or use StreamRouting.COMBINED where it is served)"
+            )
+        names = self._stream_names(subscriptions)
+        return self.endpoints.combined_stream_url(names, routes[0] if routes else StreamRoute.PUBLIC)
+
+    def _stream_names(self, subscriptions: Sequence[Subscription]) -> list[str]:
+        return commands.stream_names(
+            subscriptions, depth_speed_ms=self.depth_speed_ms, mark_speed_ms=self.mark_speed_ms
+        )
+
+    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
+        """Empty: :meth:`market_stream_url` carries the subscriptions."""
+        return ()
+
+    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+        """``SUBSCRIBE`` frames adding streams to an open connection (§ Live Subscribing/Unsubscribing)."""
+        names = self._stream_names(subscriptions)
+        return commands.stream_frames("SUBSCRIBE", names, request_id)
+
+    def decode_market(self, frame: bytes | str, recv_ns: int) -> MarketFrame:
+        return codec.decode_market(self._symbols, frame, recv_ns)
+
+    def book_snapshot_request(self, instrument: Instrument, depth: int) -> HttpRequestSpec:
+        """``GET /fapi/v1/depth`` with the smallest valid limit holding ``depth`` levels (at most 1000)."""
+        return commands.depth(instrument, depth)
+
+    def decode_book_snapshot(self, result: HttpResult, instrument: Instrument, recv_ns: int) -> BookSnapshot:
+        with self._symbols.counting():
+            return codec_rest.decode_book_snapshot(result, instrument, recv_ns)
+
+    def new_book_sync(self, instrument: Instrument) -> BinanceUsdmBookSync:
+        return BinanceUsdmBookSync(instrument.name)
+
+    def mark_price_request(self, instrument: Instrument) -> HttpRequestSpec:
+        """``GET /fapi/v1/premiumIndex``: a mark price before the stream's first tick."""
+        return commands.premium_index(instrument)
+
+    def decode_mark_price(self, result: HttpResult, instrument: Instrument, recv_ns: int) -> MarkPrice:
+        with self._symbols.counting():
+            return codec_rest.decode_mark_price(result, instrument, recv_ns)
+
+    # -- user stream ---------------------------------------------------------------------------------
+
+    def user_stream_url(self, listen_key: str = "") -> str:
+        return self.endpoints.user_stream_url(listen_key)
+
+    def listen_key_request(self, credentials: Credentials) -> HttpRequestSpec:
+        return commands.listen_key_create(credentials)
+
+    def decode_listen_key(self, result: HttpResult) -> str:
+        with self._symbols.counting():
+            return codec_rest.decode_listen_key(result)
+
+    def listen_key_keepalive_request(self, credentials: Credentials, listen_key: str) -> HttpRequestSpec:
+        """``PUT /fapi/v1/listenKey``: futures keep the account's key alive; ``listen_key`` is not sent."""
+        return commands.listen_key_keepalive(credentials)
+
+    def listen_key_close_request(self, credentials: Credentials) -> HttpRequestSpec:
+        return commands.listen_key_close(credentials)
+
+    def user_stream_login_frames(self, credentials: Credentials, now_ms: int, request_id: int) -> Sequence[bytes]:
+        """None: the listen key in the URL authenticates the stream."""
+        return ()
+
+    def decode_user(self, frame: bytes | str, recv_ns: int) -> UserFrame:
+        return codec.decode_user(self._symbols, frame, recv_ns)
+
+    # -- orders and account --------------------------------------------------------------------------
+
+    def place_order_request(
+        self, command: PlaceOrder, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.place_order(
+            command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window, response=self.order_response
+        )
+
+    def decode_place_order(self, result: HttpResult, command: PlaceOrder, recv_ns: int) -> Sequence[AccountEvent]:
+        with self._symbols.counting():
+            return codec_rest.decode_place_order(result, command, recv_ns, self._symbols)
+
+    def cancel_order_request(
+        self, command: CancelOrder, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.cancel_order(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_cancel_order(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
+        with self._symbols.counting():
+            return codec_rest.decode_cancel_order(result, recv_ns, self._symbols)
+
+    def cancel_all_request(
+        self, command: CancelAll, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.cancel_all(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
+        """Nothing: the answer is ``{"code": 200, "msg"}``; cancellations arrive on the user stream."""
+        with self._symbols.counting():
+            return codec_rest.decode_cancel_all(result)
+
+    def query_order_request(
+        self, instrument: Instrument, client_order_id: str, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.query_order(
+            instrument, client_order_id, credentials, now_ms=now_ms, recv_window=self.recv_window
+        )
+
+    def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate:
+        with self._symbols.counting():
+            return codec_rest.decode_query_order(result, recv_ns, self._symbols)
+
+    def open_orders_request(
+        self, instrument: Instrument | None, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.open_orders(instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_open_orders(self, result: HttpResult, recv_ns: int) -> Sequence[OrderUpdate]:
+        with self._symbols.counting():
+            return codec_rest.decode_open_orders(result, recv_ns, self._symbols)
+
+    def fills_request(
+        self, instrument: Instrument, since_ms: int, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.user_trades(instrument, since_ms, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_fills(self, result: HttpResult, recv_ns: int) -> Sequence[Fill]:
+        with self._symbols.counting():
+            return codec_rest.decode_fills(result, recv_ns, self._symbols)
+
+    def balances_request(self, credentials: Credentials, now_ms: int) -> HttpRequestSpec:
+        return commands.balances(credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_balances(self, result: HttpResult, recv_ns: int) -> Sequence[Balance]:
+        with self._symbols.counting():
+            return codec_rest.decode_balances(result, recv_ns)
+
+    # -- perpetual -----------------------------------------------------------------------------------
+
+    def set_leverage_request(
+        self, command: SetLeverage, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        """``POST /fapi/v1/leverage``; a ``margin_type`` in the command needs :meth:`set_margin_type_request`."""
+        return commands.set_leverage(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def set_margin_type_request(
+        self, instrument: Instrument, margin_type: MarginType, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.set_margin_type(
+            instrument, margin_type, credentials, now_ms=now_ms, recv_window=self.recv_window
+        )
+
+    def set_position_mode_request(
+        self, command: SetPositionMode, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        return commands.set_position_mode(command, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def positions_request(self, credentials: Credentials, now_ms: int) -> HttpRequestSpec:
+        return commands.position_risk(None, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_positions(self, result: HttpResult, recv_ns: int) -> Sequence[Position]:
+        with self._symbols.counting():
+            return codec_rest.decode_positions(result, recv_ns, self._symbols)
+
+    def funding_payments_request(
+        self, instrument: Instrument | None, since_ms: int, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        """``GET /fapi/v1/income?incomeType=FUNDING_FEE`` (weight 30)."""
+        return commands.income(instrument, since_ms, credentials, now_ms=now_ms, recv_window=self.recv_window)
+
+    def decode_funding_payments(self, result: HttpResult, recv_ns: int) -> Sequence[FundingPayment]:
+        with self._symbols.counting():
+            return codec_rest.decode_funding_payments(result, recv_ns, self._symbols)
+
+    # -- errors and limits ---------------------------------------------------------------------------
+
+    def is_error(self, result: HttpResult) -> bool:
+        """Non-2xx, except "no need to change" answers to setters (the account is already as asked)."""
+        if 200 <= result.status < 300:
+            return False
+        return not usdm_errors.is_noop(result.status, result.body)
+
+    def map_error(self, result: HttpResult) -> Exception:
+        retry_after = usdm_errors.parse_retry_after(result.header("retry-after"))
+        return usdm_errors.map_error(result.status, result.body, retry_after=retry_after)
+
+    def request_cost(self, request: HttpRequestSpec) -> Cost:
+        return usdm_rules.request_cost(request, self._pools)
+
+    def reported_usage(self, result: HttpResult) -> Sequence[tuple[str, int]]:
+        return usdm_rules.reported_usage(result)
+
+    def client_order_id_spec(self) -> ClientIdSpec:
+        return BINANCE
+
+
+if TYPE_CHECKING:
+
+    def _conforms(dialect: BinanceUsdmDialect) -> PerpDialect[Credentials]:
+        """mypy proves here, in every ``mypy --strict clobactors`` run, that the class fits the protocol."""
+        return dialect

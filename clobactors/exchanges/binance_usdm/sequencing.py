@@ -1,0 +1,183 @@
+"""Binance USD-M book sequencing: the futures rule, which chains events by ``pu`` instead of ``U == u + 1``.
+
+Source: USD-M docs § Websocket Market Streams › How to manage a local order book correctly (quoted in
+``golden/_common/sequence_rules.json``). The codec puts ``U`` in
+:attr:`~clobactors.messages.BookDelta.first_sequence`, ``u`` in :attr:`~clobactors.messages.BookDelta.sequence`
+and ``pu`` in :attr:`~clobactors.messages.BookDelta.prev_sequence`; the snapshot's ``lastUpdateId`` is
+:attr:`~clobactors.messages.BookSnapshot.sequence`.
+
+While unsynced, events are buffered (step 2). On the snapshot (``L = lastUpdateId``):
+
+1. buffered events with ``u < L`` are dropped (step 4; note *strictly* less: an event ending at ``L`` is
+   still the first one to process);
+2. the first one left must satisfy ``U <= L <= u`` (step 5); if its ``U > L`` the snapshot is too old:
+   :class:`~clobactors.errors.SequenceGap`, and the actor fetches a new one;
+3. the snapshot and the remaining events are applied, each after the first checked as below.
+
+Once synced, with ``last`` the ``u`` of the last applied event (or ``L`` right after a snapshot with nothing
+buffered, where the first event must still straddle ``L`` as in step 5):
+
+* ``u <= last`` and the event is not the one expected: a stale duplicate, ignored (counted);
+* otherwise ``pu`` must equal ``last`` (step 6), else :class:`~clobactors.errors.SequenceGap` (hint
+  ``RESYNC``): "initialize the process from step 3".
+
+After a gap the sync is unsynced again and keeps the event that revealed it as the first buffered one, so the
+next snapshot can splice with it; :meth:`BinanceUsdmBookSync.reset` forgets everything.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Final, final
+
+import attrs
+
+from clobactors.errors import RecoveryHint, RemoteProtocolError, SequenceGap
+from clobactors.exchanges.binance.sequencing import BookSyncStatistics
+from clobactors.exchanges.standard import SyncResult
+from clobactors.messages import BookDelta, BookSnapshot
+
+__all__ = ["DEFAULT_MAX_BUFFERED", "BinanceUsdmBookSync", "BookSyncStatistics"]
+
+#: Diff events kept while waiting for a snapshot (oldest dropped when full; a snapshot older than what is
+#: left is then reported as a gap and refetched).
+DEFAULT_MAX_BUFFERED: Final = 10_000
+
+
+@final
+@attrs.define
+class BinanceUsdmBookSync:
+    """The documented USD-M sequencing rule for one instrument (see the module docstring)."""
+
+    instrument: str
+    max_buffered: int = DEFAULT_MAX_BUFFERED
+    #: The snapshot comes from ``GET /fapi/v1/depth``, never from the stream.
+    needs_rest_snapshot: bool = attrs.field(default=True, init=False)
+    _buffer: deque[BookDelta] = attrs.field(init=False)
+    #: ``u`` of the last applied event, or the snapshot's id; None while unsynced.
+    _last: int | None = attrs.field(default=None, init=False)
+    #: True right after a snapshot with no event applied yet: the next event must straddle ``_last``.
+    _at_snapshot: bool = attrs.field(default=False, init=False)
+    _applied: int = attrs.field(default=0, init=False)
+    _stale: int = attrs.field(default=0, init=False)
+    _gaps: int = attrs.field(default=0, init=False)
+    _snapshots: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._buffer = deque(maxlen=self.max_buffered)
+
+    @property
+    def synced(self) -> bool:
+        return self._last is not None
+
+    def on_delta(self, delta: BookDelta) -> SyncResult:
+        if self._last is None:
+            self._ids(delta)
+            self._buffer.append(delta)
+            return SyncResult()
+        verdict = self._check(delta)
+        if isinstance(verdict, tuple):
+            raise self._gap(*verdict, keep=delta)
+        return SyncResult(apply=(delta,) if verdict else (), synced=True)
+
+    def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
+        if snapshot.sequence is None:
+            raise RemoteProtocolError(
+                "Binance USD-M depth snapshot without lastUpdateId",
+                hint=RecoveryHint.RESYNC,
+                instrument=self.instrument,
+                path="$.lastUpdateId",
+            )
+        self._snapshots += 1
+        last = snapshot.sequence
+        # Step 4 drops u < lastUpdateId. Sorted by u: the doc assumes frames in order; one reordered while
+        # buffered costs nothing to put back (one reordered live is a gap, as the rule says).
+        pending = sorted((d for d in self._buffer if self._ids(d)[1] >= last), key=self._final_id)
+        self._stale += len(self._buffer) - len(pending)
+        self._buffer.clear()
+        self._last, self._at_snapshot = last, True
+        out: list[BookSnapshot | BookDelta] = [snapshot]
+        for index, delta in enumerate(pending):
+            verdict = self._check(delta)
+            if isinstance(verdict, tuple):
+                self._last, self._at_snapshot = None, False
+                self._buffer.extend(pending[index:])
+                self._gaps += 1
+                raise self._gap_error(*verdict)
+            if verdict:
+                out.append(delta)
+        return SyncResult(apply=tuple(out), synced=True)
+
+    def reset(self) -> None:
+        self._buffer.clear()
+        self._last = None
+        self._at_snapshot = False
+
+    def verify(self, checksum: int | None, computed: int) -> bool:
+        """Binance sends no book checksum, so there is nothing to compare unless one is given."""
+        return checksum is None or checksum == computed
+
+    def statistics(self) -> BookSyncStatistics:
+        return BookSyncStatistics(
+            synced=self.synced,
+            last_update_id=self._last,
+            buffered=len(self._buffer),
+            applied=self._applied,
+            stale_ignored=self._stale,
+            gaps=self._gaps,
+            snapshots=self._snapshots,
+        )
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _check(self, delta: BookDelta) -> bool | tuple[int, int]:
+        """Apply (True, state advanced), ignore as stale (False), or a gap ``(expected, received)``."""
+        assert self._last is not None
+        first, final_id, prev = self._ids(delta)
+        if self._at_snapshot:
+            if final_id < self._last:  # step 4: behind the snapshot
+                self._stale += 1
+                return False
+            if first > self._last:  # step 5 fails: the snapshot is older than the stream
+                return (self._last, first)
+        elif prev != self._last:
+            if final_id <= self._last:  # a resent or reordered event the book already holds
+                self._stale += 1
+                return False
+            return (self._last, prev)  # step 6: pu must equal the previous u
+        self._last = final_id
+        self._at_snapshot = False
+        self._applied += 1
+        return True
+
+    def _final_id(self, delta: BookDelta) -> int:
+        return self._ids(delta)[1]
+
+    def _ids(self, delta: BookDelta) -> tuple[int, int, int]:
+        first, final_id, prev = delta.first_sequence, delta.sequence, delta.prev_sequence
+        if first is None or final_id is None or prev is None or first > final_id or prev >= first:
+            raise RemoteProtocolError(
+                f"Binance USD-M diff event with update ids U={first} u={final_id} pu={prev}",
+                hint=RecoveryHint.RESYNC,
+                instrument=self.instrument,
+                path="$.pu" if prev is None or (first is not None and prev >= first) else "$.U",
+            )
+        return first, final_id, prev
+
+    def _gap(self, expected: int, received: int, *, keep: BookDelta) -> SequenceGap:
+        """Become unsynced; ``keep`` (the event that showed the gap) starts the new buffer."""
+        self._gaps += 1
+        self._last = None
+        self._at_snapshot = False
+        self._buffer.clear()
+        self._buffer.append(keep)
+        return self._gap_error(expected=expected, received=received)
+
+    def _gap_error(self, expected: int, received: int) -> SequenceGap:
+        return SequenceGap(
+            f"Binance USD-M depth update does not follow {expected} (got {received})",
+            hint=RecoveryHint.RESYNC,
+            instrument=self.instrument,
+            expected=expected,
+            received=received,
+        )
