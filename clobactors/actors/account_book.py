@@ -96,8 +96,15 @@ class AccountBook:
         await self.publish(ctx, changes)
 
     async def apply(self, ctx: Context, events: Iterable[AccountEvent]) -> None:
-        """Merge reports from any source, in order, and publish what changed."""
-        for event in events:
+        """Merge one batch of reports from any source (a REST answer, a stream frame); publish what changed.
+
+        Fills are merged before the rest of the batch, which otherwise keeps its order. A status report states
+        the order *after* the fills it comes with, so merging it first would publish that status ahead of the
+        fills that produced it (``filled`` before its last Fill) and then the same status again as each fill
+        lands; fill first, the report usually changes nothing more.
+        """
+        batch = list(events)
+        for event in [e for e in batch if isinstance(e, Fill)] + [e for e in batch if not isinstance(e, Fill)]:
             match event:
                 case OrderUpdate():
                     await self.apply_update(ctx, event)
@@ -196,7 +203,7 @@ class AccountBook:
                 continue
             order = self.tracker.get(change.client_order_id)
             if change.fill is not None:
-                await self._emit(ctx, change.fill)
+                await self._emit(ctx, self._named(change.fill, change.client_order_id, order))
             if order is None:
                 continue
             ts_exchange = report.ts_exchange if report is not None else 0
@@ -214,6 +221,17 @@ class AccountBook:
         if update.exchange_order_id:
             return self.tracker.by_exchange_id(update.exchange_order_id)
         return None
+
+    @staticmethod
+    def _named(fill: Fill, client_order_id: str, order: TrackedOrder | None) -> Fill:
+        """``fill`` naming its order by both ids: a fill routed by one id (REST trade lists carry no client
+        order id) must still reach strategies, which know their orders by client order id."""
+        exchange_order_id = fill.exchange_order_id or (order.exchange_order_id if order is not None else "")
+        if fill.client_order_id and fill.exchange_order_id == exchange_order_id:
+            return fill
+        return msgspec.structs.replace(
+            fill, client_order_id=fill.client_order_id or client_order_id, exchange_order_id=exchange_order_id
+        )
 
     async def _publish_order(self, ctx: Context, order: TrackedOrder, ts_exchange: int = 0) -> None:
         await self._emit(ctx, order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns()))

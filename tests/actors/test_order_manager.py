@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 import attrs
+import msgspec
 import pytest
 import trio
 import trio.testing
@@ -130,9 +131,9 @@ async def test_place_open_then_filled_by_stream_reports(autojump_clock: trio.tes
 
         await h.report(*h.exchange.fill(cid, "0.4", "100"))
         events = h.drain()
-        # the report moves the status; the fill is published, with the update that carries its average price
-        assert [type(e).__name__ for e in events] == ["OrderUpdate", "Fill", "OrderUpdate"]
-        assert statuses(events, cid) == [OrderStatus.PARTIALLY_FILLED] * 2
+        # the fill is merged first and published with the one update it causes; the report adds nothing
+        assert [type(e).__name__ for e in events] == ["Fill", "OrderUpdate"]
+        assert statuses(events, cid) == [OrderStatus.PARTIALLY_FILLED]
         await h.report(*h.exchange.fill(cid, "0.6", "99.5"))
         events = h.drain()
         assert statuses(events, cid)[-1] is OrderStatus.FILLED
@@ -140,6 +141,20 @@ async def test_place_open_then_filled_by_stream_reports(autojump_clock: trio.tes
         assert final.filled_size == D(1)
         assert final.avg_fill_price == D("99.7")
         assert await h.open_orders() == {}
+
+
+async def test_fill_routed_by_exchange_id_is_published_with_our_client_id(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # REST trade lists (Binance myTrades) name the exchange's order id only; subscribers know client ids.
+    async with open_manager(FakeExchange()) as h:
+        placed = await h.place("1", "100")
+        h.drain()
+        _, fill = h.exchange.fill(placed.client_order_id, "0.4", "100")
+        await h.report(msgspec.structs.replace(fill, client_order_id=""))
+        (published,) = [e for e in h.drain() if isinstance(e, Fill)]
+        assert published == msgspec.structs.replace(fill, client_order_id=placed.client_order_id)
+        assert published.exchange_order_id == placed.exchange_order_id
 
 
 async def test_local_rule_rejection_never_leaves(autojump_clock: trio.testing.MockClock) -> None:

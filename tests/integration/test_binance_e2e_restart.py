@@ -1,0 +1,127 @@
+"""End to end: a restarted session reconciles the orders an earlier session left open on the simulator.
+
+Session 1 places four resting orders and stops without cancelling them. While no session runs, the
+simulator moves on: a counterparty fills one order (A) and part of another (C), and one (B) is cancelled on
+the engine directly. Session 2, a fresh process as far as the connector knows, must list the two orders
+still open with their exchange state (adopted: it never placed them), publish the fill of the partially
+filled one, match the engine's balances, and be able to cancel what it adopted.
+
+What session 2 cannot know: A and B ended while nobody listened and are no longer open, and the connector
+keeps no state across processes, so it has nothing that names them. A's trade is still in the exchange's
+recent fills; the test marked xfail below records that this trade never reaches the bus.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+import trio
+import trio.testing
+
+from clobactors.messages import CancelAll, Fill, OrderUpdate
+from clobactors.model import OrderStatus, Side
+from clobactors.sim.records import OrderInfo
+from clobactors.sim.server import Simulator, open_simulator
+from tests.integration.binance_e2e_support import (
+    EXCHANGE,
+    INSTRUMENT,
+    SYMBOL,
+    Counterparty,
+    assert_balances_converge,
+    open_counterparty,
+    open_e2e_session,
+    open_orders,
+)
+from tests.integration.test_binance_e2e_orders import place
+
+S = OrderStatus
+
+
+async def _leave_orders_and_move_on(sim: Simulator, other: Counterparty) -> dict[str, str]:
+    """Session 1 places A..D and stops without cancel-all; then A fills, B is cancelled, C half fills."""
+    ids: dict[str, str] = {}
+    async with open_e2e_session(sim, cancel_all_on_stop=False) as (session, _):
+        for name, side, price in (("A", Side.BUY, "59990"), ("B", Side.BUY, "59980"),
+                                  ("C", Side.SELL, "60100"), ("D", Side.SELL, "60200")):  # fmt: skip
+            update = await session.ask(session.names(EXCHANGE).orders, place(side, "0.01", price))
+            assert isinstance(update, OrderUpdate) and update.status is S.OPEN
+            ids[name] = update.client_order_id
+    assert {o.client_order_id for o in sim.engine.open_orders(sim.account_id)} == set(ids.values())
+    await trio.sleep(5)  # nobody is connected now
+    await other.order("SELL", "LIMIT", D("0.01"), D("59990"), tif="IOC")  # fills A
+    cancelled = sim.engine.cancel(sim.account_id, SYMBOL, client_order_id=ids["B"], now_ns=sim.now_ns())
+    assert isinstance(cancelled, OrderInfo) and cancelled.status is S.CANCELLED
+    await other.order("BUY", "LIMIT", D("0.004"), D("60100"), tif="IOC")  # fills 0.004 of C
+    await trio.sleep(5)
+    return ids
+
+
+async def test_restarted_session_reconciles_orders_left_open(autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(120):
+        async with (
+            open_simulator("binance", seed=8, symbols=["BTCUSDT"], flow=False) as sim,
+            open_counterparty(sim) as other,
+        ):
+            ids = await _leave_orders_and_move_on(sim, other)
+            c_trade = next(t for t in sim.engine.trades_for(sim.account_id, SYMBOL) if t.client_order_id == ids["C"])
+
+            async with open_e2e_session(sim) as (session, bus):
+                still_open = {o.client_order_id: o for o in await open_orders(session)}
+                assert set(still_open) == {ids["C"], ids["D"]}
+                for name, status, filled in (("C", S.PARTIALLY_FILLED, D("0.004")), ("D", S.OPEN, D(0))):
+                    order = still_open[ids[name]]
+                    engine = sim.engine.order(sim.account_id, SYMBOL, client_order_id=ids[name])
+                    assert engine is not None
+                    assert (order.status, order.filled_size, order.side, order.price, order.size) == (
+                        status,
+                        filled,
+                        Side.SELL,
+                        engine.price,
+                        D("0.01"),
+                    )
+                    assert order.exchange_order_id == str(engine.order_id) and order.instrument == INSTRUMENT
+                # The adopted orders were announced, and C's fill (recent fills) published once, exactly.
+                assert bus.statuses(ids["D"]) == [S.OPEN]
+                (fill,) = bus.fills(ids["C"])  # from the trade list, which names no client id: ours is added
+                assert (fill.trade_id, fill.exchange_order_id, fill.price, fill.size, fill.fee, fill.fee_asset) == (
+                    str(c_trade.trade_id),
+                    still_open[ids["C"]].exchange_order_id,
+                    D("60100"),
+                    D("0.004"),
+                    c_trade.fee,
+                    "USDT",
+                )
+                assert bus.of(Fill) == [fill]
+                await assert_balances_converge(session, sim)
+
+                # What was adopted can be managed like our own orders.
+                cancelled = await session.ask(session.names(EXCHANGE).orders, CancelAll(exchange=EXCHANGE))
+                assert isinstance(cancelled, tuple)
+                assert {u.client_order_id: u.status for u in cancelled} == {
+                    ids["C"]: S.CANCELLED,
+                    ids["D"]: S.CANCELLED,
+                }
+                assert sim.engine.open_orders(sim.account_id) == ()
+                assert await open_orders(session) == ()
+                await assert_balances_converge(session, sim)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding: a fill of an order that ended while no session ran (not open, never tracked by this "
+    "process) is fetched by the start-up fill reconciliation but kept as an orphan and never published",
+)
+async def test_restarted_session_publishes_fills_of_orders_that_ended_meanwhile(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.fail_after(120):
+        async with (
+            open_simulator("binance", seed=8, symbols=["BTCUSDT"], flow=False) as sim,
+            open_counterparty(sim) as other,
+        ):
+            ids = await _leave_orders_and_move_on(sim, other)
+            a_trade = next(t for t in sim.engine.trades_for(sim.account_id, SYMBOL) if t.client_order_id == ids["A"])
+            async with open_e2e_session(sim) as (_, bus):
+                await trio.sleep(1)
+                assert str(a_trade.trade_id) in {f.trade_id for f in bus.of(Fill)}
