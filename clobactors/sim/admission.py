@@ -21,7 +21,7 @@ from clobactors.sim.orders import OrderRegistry
 from clobactors.sim.records import Rejection
 from clobactors.sim.rules import RejectReason, Scale, StpMode, to_units
 
-__all__ = ["OrderRequest", "Plan", "admit"]
+__all__ = ["OrderRequest", "Plan", "admit", "check"]
 
 
 @final
@@ -68,6 +68,25 @@ def admit(
     stp: StpMode,
 ) -> Plan | Rejection:
     """Check ``req`` against the rules and, if it passes, lock its funds in ``ledger``."""
+    plan = check(req, scale, book, registry, last_price)
+    if isinstance(plan, Rejection):
+        return plan
+    asset, need = _need(req, scale, book, plan.price, plan.size, plan.quote_size, stp)
+    if not ledger.try_lock(req.account_id, asset, need):
+        return _reject(RejectReason.INSUFFICIENT_BALANCE, f"insufficient {asset} balance")
+    return attrs.evolve(plan, lock_asset=asset, locked=need)
+
+
+def check(
+    req: OrderRequest,
+    scale: Scale,
+    book: Book,
+    registry: OrderRegistry,
+    last_price: int | None,
+    *,
+    min_notional: bool = True,
+) -> Plan | Rejection:
+    """Every rule but the balance check; the plan locks nothing yet (perpetuals lock margin instead)."""
     post_only = req.post_only or req.order_type is OrderType.LIMIT_MAKER
     if (problem := _shape_problem(req, post_only)) is not None:
         return _reject(RejectReason.INVALID_ORDER, problem)
@@ -94,14 +113,11 @@ def admit(
         else:
             reference = ticks
         notional = None if reference is None else scale.notional(reference, lots)
-    if notional is not None and notional < scale.min_notional_units:
+    if min_notional and notional is not None and notional < scale.min_notional_units:
         return _reject(RejectReason.FILTER_MIN_NOTIONAL, f"notional below {scale.rules.min_notional}")
     if post_only and ticks is not None and book.would_cross(req.side, ticks):
         return _reject(RejectReason.WOULD_TAKE, "post-only order would immediately match and take")
-    asset, need = _need(req, scale, book, ticks, lots, quote_units, stp)
-    if not ledger.try_lock(req.account_id, asset, need):
-        return _reject(RejectReason.INSUFFICIENT_BALANCE, f"insufficient {asset} balance")
-    return Plan(ticks, lots, quote_units, post_only, asset, need)
+    return Plan(ticks, lots, quote_units, post_only, "", 0)
 
 
 def _need(

@@ -14,7 +14,8 @@ from typing import final
 
 import attrs
 
-from clobactors.model import OrderStatus, OrderType, Side, TimeInForce
+from clobactors.model import OrderStatus, OrderType, PositionSide, Side, TimeInForce
+from clobactors.sim.positions import OrderMargin
 from clobactors.sim.rules import ExpireReason
 
 __all__ = ["Book", "BookChanges", "Level", "SimOrder"]
@@ -48,6 +49,10 @@ class SimOrder:
     #: The asset this order locks (quote for buys, base for sells) and how many units it holds now.
     lock_asset: str = ""
     locked: int = 0
+    #: Perpetuals only: reduce-only flag, the position (leg) traded, and what the order locks per lot.
+    reduce_only: bool = False
+    position_side: PositionSide | None = None
+    margin: OrderMargin | None = None
 
     @property
     def remaining(self) -> int:

@@ -9,6 +9,10 @@ Determinism: API keys, secrets and listen keys derive from ``seed`` (SHA-256 of 
 seed gives the same credentials; the order flow is seeded from it too. The clock base
 (``start_time_ms``) is the epoch time the simulator's clock reads when it starts; ``None`` lets the server
 choose (see :func:`clobactors.sim.server.open_simulator`).
+
+Perpetuals: ``SimConfig.for_symbols(..., perpetual=True)`` picks from :data:`PERP_CATALOGUE` (Binance USD-M
+rules) and :meth:`SimConfig.perp_settings` makes the engine trade every symbol as a linear perpetual, with
+each symbol's initial mid as its reference mark and index price.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ import attrs
 
 from clobactors.errors import ConfigError
 from clobactors.sim.flow import SymbolFlow
+from clobactors.sim.perp_config import PerpSettings
 from clobactors.sim.rules import InstrumentRules
 
-__all__ = ["CATALOGUE", "DEFAULT_SYMBOLS", "SimConfig", "SimSymbol", "derive_secret_text"]
+__all__ = ["CATALOGUE", "DEFAULT_SYMBOLS", "PERP_CATALOGUE", "SimConfig", "SimSymbol", "derive_secret_text"]
 
 
 @final
@@ -99,6 +104,30 @@ CATALOGUE: Final[Mapping[str, SimSymbol]] = {
 }
 DEFAULT_SYMBOLS: Final = ("BTCUSDT", "ETHUSDT")
 
+
+def _perp(
+    symbol: str, base: str, tick: str, lot: str, mid: str, *, notional: str, flow_min: str, spacing: int
+) -> SimSymbol:
+    return SimSymbol(
+        symbol=symbol, base=base, quote="USDT", tick_size=Decimal(tick), lot_size=Decimal(lot),
+        initial_mid=Decimal(mid), min_size=Decimal(lot), max_size=Decimal(1000), min_notional=Decimal(notional),
+        maker_fee=Decimal("0.0002"), taker_fee=Decimal("0.0005"), level_spacing=spacing,
+        flow_min_size=Decimal(flow_min), flow_max_size=Decimal(flow_min) * 10,
+    )  # fmt: skip
+
+
+#: USD-M perpetuals known by name, with rules close to Binance's (2025): BTCUSDT ticks 0.1 and trades 0.001,
+#: minimum notional 100; ETHUSDT 0.01 / 0.001, minimum notional 20; fees 0.02 % maker, 0.05 % taker.
+PERP_CATALOGUE: Final[Mapping[str, SimSymbol]] = {
+    s.symbol: s
+    for s in (
+        _perp("BTCUSDT", "BTC", "0.1", "0.001", "60000", notional="100", flow_min="0.002", spacing=5),
+        _perp("ETHUSDT", "ETH", "0.01", "0.001", "3000", notional="20", flow_min="0.01", spacing=10),
+        _perp("BNBUSDT", "BNB", "0.01", "0.01", "600", notional="5", flow_min="0.05", spacing=1),
+        _perp("SOLUSDT", "SOL", "0.01", "0.01", "150", notional="5", flow_min="0.1", spacing=1),
+    )
+}
+
 #: Funding of the default account per asset, unless configured (generous: tests should not run dry).
 _DEFAULT_FUNDING: Final = {
     "USDT": Decimal(1_000_000), "BTC": Decimal(10), "ETH": Decimal(100), "BNB": Decimal(1000),
@@ -137,6 +166,8 @@ class SimConfig:
     flow: bool = True
     #: Further accounts opened at start: account id -> funding (keys derived from the seed and the id).
     accounts: Mapping[str, Mapping[str, Decimal]] = attrs.field(factory=dict, converter=_copy_accounts)
+    #: Trade every symbol as a linear perpetual margined in its quote asset (see the module docstring).
+    perpetual: bool = False
 
     def __attrs_post_init__(self) -> None:
         if not self.symbols:
@@ -155,23 +186,33 @@ class SimConfig:
         funding: Mapping[str, Decimal] | None = None,
         flow: bool = True,
         accounts: Mapping[str, Mapping[str, Decimal]] | None = None,
+        perpetual: bool = False,
     ) -> SimConfig:
-        """Symbols by catalogue name (case-insensitive) or as :class:`SimSymbol`."""
+        """Symbols by catalogue name (case-insensitive; :data:`PERP_CATALOGUE` if ``perpetual``) or as
+        :class:`SimSymbol`."""
+        catalogue = PERP_CATALOGUE if perpetual else CATALOGUE
         picked: list[SimSymbol] = []
         for item in symbols:
             if isinstance(item, SimSymbol):
                 picked.append(item)
                 continue
             name = item.strip().upper()
-            if name not in CATALOGUE:
-                raise ConfigError(f"unknown symbol {item!r}; known: {', '.join(CATALOGUE)} (or pass a SimSymbol)")
-            picked.append(CATALOGUE[name])
+            if name not in catalogue:
+                raise ConfigError(f"unknown symbol {item!r}; known: {', '.join(catalogue)} (or pass a SimSymbol)")
+            picked.append(catalogue[name])
         return cls(
-            tuple(picked), seed=seed, start_time_ms=start_time_ms, funding=funding, flow=flow, accounts=accounts or {}
-        )
+            tuple(picked), seed=seed, start_time_ms=start_time_ms, funding=funding, flow=flow, accounts=accounts or {},
+            perpetual=perpetual,
+        )  # fmt: skip
 
     def engine_rules(self) -> dict[str, InstrumentRules]:
         return {s.symbol: s.rules() for s in self.symbols}
+
+    def perp_settings(self) -> PerpSettings | None:
+        """Perpetual settings for the engine (``None``: spot), reference prices from the initial mids."""
+        if not self.perpetual:
+            return None
+        return PerpSettings(reference_prices={s.symbol: s.initial_mid for s in self.symbols})
 
     def flows(self) -> dict[str, SymbolFlow]:
         return {s.symbol: s.flow() for s in self.symbols}
@@ -186,4 +227,6 @@ class SimConfig:
     def default_funding(self) -> dict[str, Decimal]:
         if self.funding is not None:
             return dict(self.funding)
+        if self.perpetual:  # a futures wallet holds its margin assets only
+            return {s.quote: _DEFAULT_FUNDING.get(s.quote, _FALLBACK_FUNDING) for s in self.symbols}
         return {asset: _DEFAULT_FUNDING.get(asset, _FALLBACK_FUNDING) for asset in self.assets()}

@@ -43,6 +43,15 @@ Inside: ``admission.py`` (every rejection rule, then the lock), ``execution.py``
 state, events), ``matching.py`` (price-time priority as a plan of steps), ``book.py`` (levels in ticks and
 lots), ``settlement.py`` (what a spot trade moves: the seam where perpetuals will settle margin instead),
 ``accounts.py`` (the ledger in integer units), ``orders.py`` (lookups and closed-order history).
+
+Perpetuals: ``Engine(rules, perp=PerpSettings())`` trades every symbol as a linear perpetual margined in its
+quote asset. Orders then take ``reduce_only`` and ``position_side``, lock margin instead of assets, and
+trades move positions; ``engine.perps`` (:class:`~clobactors.sim.perp_api.Perps`) sets leverage, margin type
+and position mode, values positions, keeps income and settles funding on schedule. The rules are in
+``perp.py`` (margin, valuation, settlement), ``perp_admission.py`` (order checks), ``funding.py`` (mark,
+index, funding formulas) and ``perp_api.py`` (the clock); ``balances`` then report each wallet as
+``free = wallet - order margin`` and ``locked = order margin``, and :meth:`Engine.asset_totals` is the
+perpetual conservation sum (``Perps.totals``).
 """
 
 from __future__ import annotations
@@ -54,12 +63,19 @@ from typing import final
 import attrs
 
 from clobactors.errors import ConfigError
-from clobactors.model import OrderType, Side, TimeInForce
+from clobactors.model import OrderType, PositionSide, Side, TimeInForce
 from clobactors.sim.accounts import Ledger
-from clobactors.sim.admission import OrderRequest, admit
+from clobactors.sim.admission import OrderRequest, Plan, admit
 from clobactors.sim.book import SimOrder
 from clobactors.sim.execution import Executor
+from clobactors.sim.margin import MarginLedger
 from clobactors.sim.orders import levels
+from clobactors.sim.perp import PerpSettlement, PerpState
+from clobactors.sim.perp_admission import PerpPlan, admit_perp
+from clobactors.sim.perp_api import Perps
+from clobactors.sim.perp_config import PerpSettings
+from clobactors.sim.perp_records import PerpReject, UpdateReason
+from clobactors.sim.positions import OrderMargin
 from clobactors.sim.records import (
     AssetBalance,
     Depth,
@@ -73,6 +89,7 @@ from clobactors.sim.records import (
     TradeEvent,
 )
 from clobactors.sim.rules import InstrumentRules, RejectReason, Scale, StpMode, resolve_asset_decimals
+from clobactors.sim.settlement import Settlement, SpotSettlement
 
 __all__ = ["Engine", "EngineStatistics"]
 
@@ -102,6 +119,7 @@ class Engine:
         asset_decimals: Mapping[str, int] | None = None,
         closed_order_limit: int = 10_000,
         trade_history_limit: int = 1_000,
+        perp: PerpSettings | None = None,
     ) -> None:
         if not rules:
             raise ConfigError("an engine needs at least one symbol")
@@ -110,22 +128,52 @@ class Engine:
         decimals = resolve_asset_decimals(rules, asset_decimals or {})
         scales = {symbol: Scale.build(r, decimals[r.base], decimals[r.quote]) for symbol, r in rules.items()}
         self._rules = dict(rules)
-        self._x = Executor(scales, Ledger(decimals), stp, closed_order_limit, trade_history_limit)
+        ledger = Ledger(decimals)
+        self._margin: MarginLedger | None = None
+        self._perp_state: PerpState | None = None
+        settlement: Settlement = SpotSettlement(ledger)
+        if perp is not None:
+            self._margin = MarginLedger(decimals)
+            self._perp_state = PerpState(scales, self._margin, perp)
+            settlement = PerpSettlement(self._perp_state)
+        self._x = Executor(scales, ledger, stp, closed_order_limit, trade_history_limit, settlement)
+        self._perps: Perps | None = None
+        if self._perp_state is not None:
+            self._perp_state.books = self._x.books
+            self._perp_state.last_price = self._x.last_price
+            self._perp_state.open_orders = self._x.orders.open_for
+            self._perps = Perps(self._perp_state, self._x)
         self._next_order_id = 1
         self._accepted = self._rejected = 0
 
     # -- accounts ------------------------------------------------------------------------------------------
 
+    @property
+    def perps(self) -> Perps | None:
+        """The perpetuals API (``None`` on a spot engine)."""
+        return self._perps
+
     def add_account(self, account_id: str, balances: Mapping[str, Decimal]) -> None:
         """Open an account (one API key) funded with ``balances``; ConfigError if it exists."""
-        self._x.ledger.add_account(account_id, balances)
+        if self._margin is not None:
+            self._margin.add_account(account_id, balances)
+        else:
+            self._x.ledger.add_account(account_id, balances)
 
     def deposit(self, account_id: str, asset: str, amount: Decimal, *, now_ns: int) -> None:
-        """Credit free balance (emits a :class:`BalanceEvent`)."""
-        self._x.ledger.deposit(account_id, asset, amount)
+        """Credit free balance (emits a :class:`BalanceEvent`; an ACCOUNT_UPDATE-like event on perpetuals)."""
+        if self._margin is not None and self._perps is not None and self._perp_state is not None:
+            self._perps.advance(now_ns)
+            self._margin.account(account_id)
+            self._margin.deposit(account_id, asset, amount, now_ns)
+            self._perp_state.reason = UpdateReason.DEPOSIT
+        else:
+            self._x.ledger.deposit(account_id, asset, amount)
         self._x.flush(now_ns)
 
     def has_account(self, account_id: str) -> bool:
+        if self._margin is not None:
+            return account_id in self._margin.accounts
         return self._x.ledger.has_account(account_id)
 
     def has_symbol(self, symbol: str) -> bool:
@@ -153,20 +201,47 @@ class Engine:
         time_in_force: TimeInForce = TimeInForce.GTC,
         post_only: bool = False,
         client_order_id: str = "",
+        reduce_only: bool = False,
+        position_side: PositionSide | None = None,
         now_ns: int,
     ) -> SubmitResult:
-        """Check, lock, match and (GTC limit) rest one order. ``LIMIT_MAKER`` implies ``post_only``."""
+        """Check, lock, match and (GTC limit) rest one order. ``LIMIT_MAKER`` implies ``post_only``.
+
+        ``reduce_only`` and ``position_side`` are for perpetual engines (a spot engine rejects them).
+        """
         x = self._x
         request = OrderRequest(
             account_id, symbol, side, order_type, size, price, quote_size, time_in_force, post_only,
             client_order_id,
         )  # fmt: skip
-        plan = self._known(account_id, symbol) or admit(
-            request, x.scales[symbol], x.books[symbol], x.ledger, x.orders, x.last_price.get(symbol), x.stp
-        )
-        if isinstance(plan, Rejection):
+        known = self._known(account_id, symbol)
+        result: Plan | PerpPlan | Rejection
+        if known is not None:
+            result = known
+        elif self._perp_state is not None and self._perps is not None:
+            self._perps.advance(now_ns)
+            result = admit_perp(
+                request, reduce_only=reduce_only, position_side=position_side, state=self._perp_state,
+                scale=x.scales[symbol], book=x.books[symbol], registry=x.orders, stp=x.stp,
+            )  # fmt: skip
+        elif reduce_only or position_side is not None:
+            result = Rejection(
+                reason=RejectReason.INVALID_ORDER, message="reduce-only and position side are for perpetuals",
+                perp=PerpReject.NOT_SUPPORTED,
+            )  # fmt: skip
+        else:
+            result = admit(
+                request, x.scales[symbol], x.books[symbol], x.ledger, x.orders, x.last_price.get(symbol), x.stp
+            )
+        if isinstance(result, Rejection):
             self._rejected += 1
-            return plan
+            return result
+        margin: OrderMargin | None = None
+        if isinstance(result, PerpPlan):
+            plan, margin = result.plan, result.margin
+            reduce_only, position_side = result.reduce_only, result.position_side
+        else:
+            plan = result
         order_id = self._next_order_id
         self._next_order_id += 1
         self._accepted += 1
@@ -186,6 +261,9 @@ class Engine:
             updated_ns=now_ns,
             lock_asset=plan.lock_asset,
             locked=plan.locked,
+            reduce_only=reduce_only,
+            position_side=position_side,
+            margin=margin,
         )
         executions = x.execute(order, now_ns)
         x.flush(now_ns)
@@ -203,6 +281,8 @@ class Engine:
         """Cancel one open order by exchange id or client id; ``UNKNOWN_ORDER`` if it is not open."""
         if (rejection := self._known(account_id, symbol)) is not None:
             return rejection
+        if self._perps is not None:
+            self._perps.advance(now_ns)
         order = self._x.orders.find_open(account_id, symbol, order_id, client_order_id)
         if order is None:
             return Rejection(reason=RejectReason.UNKNOWN_ORDER, message="order is not open")
@@ -218,6 +298,8 @@ class Engine:
             return rejection
         if not self.has_account(account_id):
             return Rejection(reason=RejectReason.UNKNOWN_ACCOUNT, message="unknown account")
+        if self._perps is not None:
+            self._perps.advance(now_ns)
         symbols = self.symbols if symbol is None else (symbol,)
         cancelled: list[OrderInfo] = []
         for sym in symbols:
@@ -255,11 +337,20 @@ class Engine:
         return tuple(self._x.account_trades.get((account_id, symbol), ()))
 
     def balances(self, account_id: str) -> tuple[AssetBalance, ...]:
+        if self._margin is not None:
+            wallet = self._margin.account(account_id).wallet
+            return tuple(self.balance(account_id, asset) for asset in sorted(wallet))
         return self._x.ledger.balances(account_id)
 
     def balance(self, account_id: str, asset: str) -> AssetBalance:
         if not self.has_account(account_id):
             raise ConfigError(f"unknown account {account_id!r}")
+        if self._margin is not None:
+            account = self._margin.account(account_id)
+            locked = account.order_margin.get(asset, 0)
+            free = account.wallet.get(asset, 0) - locked
+            amount = self._margin.amount
+            return AssetBalance(asset=asset, free=amount(asset, free), locked=amount(asset, locked))
         return self._x.ledger.balance(account_id, asset)
 
     def depth(self, symbol: str, limit: int | None = None) -> Depth:
@@ -290,10 +381,18 @@ class Engine:
 
     def fees_collected(self) -> dict[str, Decimal]:
         """Fees kept by the exchange per asset (net of maker rebates)."""
+        if self._margin is not None:
+            margin = self._margin
+            return {asset: margin.amount(asset, units) for asset, units in sorted(margin.fees.items())}
         return self._x.ledger.fees()
 
     def asset_totals(self) -> dict[str, Decimal]:
-        """Per asset, all accounts' free + locked plus collected fees: changes only by deposits."""
+        """Per asset, all accounts' free + locked plus collected fees: changes only by deposits.
+
+        Perpetuals: wallets minus position cost bases, plus fees and funding residue (see ``margin.py``).
+        """
+        if self._perps is not None:
+            return self._perps.totals()
         return self._x.ledger.totals()
 
     def drain_events(self) -> list[EngineEvent]:

@@ -4,6 +4,8 @@
 events) and the bookkeeping of one engine call: it marks which books changed and, in :meth:`Executor.flush`,
 closes the call with one book diff per changed book and the changed balances per account. The engine in
 ``engine.py`` is the public face over it: it validates requests (``admission.py``) and answers queries.
+What trades and locks mean for money is the :class:`~clobactors.sim.settlement.Settlement`'s (spot or
+perpetual); after each trade it may name resting orders the trade invalidated, which are expired here.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from clobactors.sim.book import Book, SimOrder
 from clobactors.sim.matching import MakerExpire, MakerFill, Stop, StopKind, fillable, take
 from clobactors.sim.orders import OrderRegistry, levels, order_info
 from clobactors.sim.records import (
-    BalanceEvent,
     BookEvent,
     EngineEvent,
     ExecType,
@@ -29,7 +30,7 @@ from clobactors.sim.records import (
     TradeEvent,
 )
 from clobactors.sim.rules import ExpireReason, Scale, StpMode
-from clobactors.sim.settlement import resting_need, settle_spot
+from clobactors.sim.settlement import Settlement
 
 __all__ = ["Executor"]
 
@@ -39,9 +40,16 @@ class Executor:
     """The engine's state and how one accepted order or cancel changes it. Attributes are shared with it."""
 
     def __init__(
-        self, scales: dict[str, Scale], ledger: Ledger, stp: StpMode, closed_limit: int, trade_limit: int
+        self,
+        scales: dict[str, Scale],
+        ledger: Ledger,
+        stp: StpMode,
+        closed_limit: int,
+        trade_limit: int,
+        settlement: Settlement,
     ) -> None:
         self.scales = scales
+        self.settlement = settlement
         self.books = {symbol: Book() for symbol in scales}
         self.ledger = ledger
         self.orders = OrderRegistry(closed_limit)
@@ -119,8 +127,8 @@ class Executor:
 
     def _rest(self, order: SimOrder) -> None:
         """Put a GTC remainder in the book; release what a cheaper fill left locked beyond its need."""
-        need = resting_need(order, self.scales[order.symbol])
-        self.ledger.release(order.account_id, order.lock_asset, order.locked - need)
+        need = self.settlement.resting_need(order, self.scales[order.symbol])
+        self.settlement.release(order, order.locked - need)
         order.locked = need
         self.books[order.symbol].rest(order)
         self._touched[order.symbol] = None
@@ -135,7 +143,7 @@ class Executor:
         self._next_trade_id += 1
         self.trades += 1
         buyer, seller = (taker, maker) if taker.side is Side.BUY else (maker, taker)
-        moved = settle_spot(self.ledger, scale, buyer, seller, maker, price, lots)
+        moved = self.settlement.trade(scale, buyer, seller, maker, price, lots, trade_id, now_ns)
         for party in (maker, taker):
             party.filled += lots
             party.filled_quote += moved.quote_units
@@ -163,12 +171,15 @@ class Executor:
                 price=trade.price,
                 size=trade.size,
                 quote_size=trade.quote_size,
-                fee=scale.base(moved.buyer_fee) if party is buyer else scale.quote(moved.seller_fee),
-                fee_asset=scale.rules.base if party is buyer else scale.rules.quote,
+                fee=paid.fee,
+                fee_asset=paid.fee_asset,
                 is_maker=party is maker,
                 ts_ns=now_ns,
+                realized_pnl=paid.realized_pnl,
+                position_side=party.position_side,
             )
-            for party in (maker, taker)
+            for party, paid in ((maker, moved.buyer if maker is buyer else moved.seller),
+                                (taker, moved.buyer if taker is buyer else moved.seller))
         )
         for execution in (maker_exec, taker_exec):
             key = (execution.account_id, symbol)
@@ -180,12 +191,16 @@ class Executor:
         if maker.status is OrderStatus.FILLED:
             assert maker.locked == 0
             self.orders.close(maker)
+        accounts = (buyer.account_id, seller.account_id)
+        for stale in self.settlement.invalidated(accounts, symbol, self.orders.open_for):
+            self.books[symbol].remove(stale)
+            self._close(stale, OrderStatus.EXPIRED, ExpireReason.REDUCE_ONLY, now_ns)
         return self.info(taker), taker_exec
 
     def _close(self, order: SimOrder, status: OrderStatus, reason: ExpireReason | None, now_ns: int) -> None:
         """End an order that is no longer in a book: release its lock, keep it queryable, tell its owner."""
         order.status, order.expire_reason, order.updated_ns = status, reason, now_ns
-        self.ledger.release(order.account_id, order.lock_asset, order.locked)
+        self.settlement.release(order, order.locked)
         order.locked = 0
         self.orders.close(order)
         if status is OrderStatus.CANCELLED:
@@ -218,5 +233,4 @@ class Executor:
                     )
                 )  # fmt: skip
         self._touched = {}
-        for account_id, balances in self.ledger.take_changes():
-            self.events.append(BalanceEvent(ts_ns=now_ns, account_id=account_id, balances=balances))
+        self.events.extend(self.settlement.flush(now_ns))

@@ -8,7 +8,8 @@ engine uses it for FOK checks and to size what a market order must lock. Both sh
 
 * levels are taken best price first, orders in a level oldest first;
 * a limit price stops the walk at the first level it does not reach;
-* a quote budget (market order sized in quote) stops it at the first level where not one more lot fits;
+* a quote budget (market order sized in quote) stops it once spent, or at the first level where not one more
+  lot fits (both count as done, even when the spend emptied the book);
 * a resting order of the taker's own account triggers self-trade prevention (:class:`StpMode`).
 """
 
@@ -81,6 +82,10 @@ def take(book: Book, taker: SimOrder, quote_per_tick_lot: int, stp: StpMode) -> 
     opposite = book.side(taker.side.opposite)
     while True:
         if taker.size is not None and taker.remaining == 0:
+            yield Stop(StopKind.DONE)
+            return
+        if taker.quote_size is not None and taker.filled_quote == taker.quote_size:
+            # The budget is spent: done, even if that emptied the book (checked before the liquidity test).
             yield Stop(StopKind.DONE)
             return
         level = opposite.best()

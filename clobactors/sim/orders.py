@@ -116,6 +116,8 @@ def order_info(o: SimOrder, s: Scale) -> OrderInfo:
         expire_reason=o.expire_reason,
         created_ns=o.created_ns,
         updated_ns=o.updated_ns,
+        reduce_only=o.reduce_only,
+        position_side=o.position_side,
     )
 
 

@@ -13,7 +13,14 @@ from typing import TypeAlias, final
 
 import msgspec
 
-from clobactors.model import OrderStatus, OrderType, Side, TimeInForce
+from clobactors.model import OrderStatus, OrderType, PositionSide, Side, TimeInForce
+from clobactors.sim.perp_records import (
+    AccountConfigEvent,
+    AccountUpdateEvent,
+    FundingEvent,
+    MarginCallEvent,
+    PerpReject,
+)
 from clobactors.sim.rules import ExpireReason, RejectReason
 
 __all__ = [
@@ -80,6 +87,9 @@ class OrderInfo(_Record, frozen=True, kw_only=True):
     expire_reason: ExpireReason | None
     created_ns: int
     updated_ns: int
+    #: Perpetuals only: the order may only reduce a position; the position (leg) it trades.
+    reduce_only: bool = False
+    position_side: PositionSide | None = None
 
 
 @final
@@ -100,6 +110,9 @@ class Execution(_Record, frozen=True, kw_only=True):
     fee_asset: str
     is_maker: bool
     ts_ns: int
+    #: Perpetuals only: profit or loss this fill realized (in the margin asset), and the position it traded.
+    realized_pnl: Decimal | None = None
+    position_side: PositionSide | None = None
 
 
 @final
@@ -143,6 +156,8 @@ class Rejection(_Record, frozen=True, kw_only=True):
 
     reason: RejectReason
     message: str
+    #: Perpetuals: the specific rule (reason is then ``INVALID_ORDER`` or ``INSUFFICIENT_BALANCE``).
+    perp: PerpReject | None = None
 
 
 @final
@@ -215,4 +230,15 @@ class BalanceEvent(_Event, frozen=True, kw_only=True):
     balances: tuple[AssetBalance, ...]
 
 
-EngineEvent: TypeAlias = OrderEvent | TradeEvent | BookEvent | BalanceEvent
+#: Spot engines emit the first four; perpetual engines emit :class:`BalanceEvent` never and the
+#: perpetual events of :mod:`clobactors.sim.perp_records` besides.
+EngineEvent: TypeAlias = (
+    OrderEvent
+    | TradeEvent
+    | BookEvent
+    | BalanceEvent
+    | AccountUpdateEvent
+    | MarginCallEvent
+    | AccountConfigEvent
+    | FundingEvent
+)

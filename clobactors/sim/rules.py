@@ -74,6 +74,8 @@ class ExpireReason(enum.StrEnum):
     NO_LIQUIDITY = "no_liquidity"
     #: Self-trade prevention ended this order (taker or maker, depending on :class:`StpMode`).
     SELF_TRADE_PREVENTION = "self_trade_prevention"
+    #: Perpetuals: a reduce-only (or hedge closing) order left larger than its position (Binance cancels it).
+    REDUCE_ONLY = "reduce_only"
 
 
 class StpMode(enum.StrEnum):

@@ -1,7 +1,8 @@
 """The loopback server's moving parts: clock mapping, topic fan-out with bounded buffers, and the tasks.
 
 Internal to :mod:`clobactors.sim.server` (which documents the behaviour); kept apart so each module stays
-small. :class:`Faults` is the seam where fault injection will hook in; :class:`NoFaults` changes nothing.
+small. :class:`Faults` is the seam where fault injection hooks in (:class:`WsLink` is how it reaches a
+connection); :class:`NoFaults` changes nothing.
 """
 
 from __future__ import annotations
@@ -21,19 +22,46 @@ from clobactors.sim.flow import OrderFlow
 from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse
 from clobactors.sim.ws_server import ServerWsConnection
 
-__all__ = ["Faults", "NoFaults", "SimRuntime", "SimulatorStatistics"]
+__all__ = ["DelayedFrame", "FaultFrame", "Faults", "NoFaults", "SimRuntime", "SimulatorStatistics", "WsLink"]
 
 logger: Final = logging.getLogger("clobactors.sim.server")
 
 
+@final
+@attrs.frozen
+class DelayedFrame:
+    """A frame the connection's writer sends no earlier than ``at`` (trio time). Frames behind it wait too,
+    as on a slow TCP path: latency never reorders a connection."""
+
+    data: bytes | str
+    at: float
+
+
+FaultFrame: TypeAlias = bytes | str | DelayedFrame
+
+
 class Faults(Protocol):
-    """Where fault injection (``sim/faults.py``, a later issue) hooks in."""
+    """Where fault injection (:mod:`clobactors.sim.fault_injector`) hooks into the server.
+
+    ``http`` wraps every REST answer; ``ws_frames`` sees every published frame of every connection (and may
+    drop, repeat, delay or rewrite it); ``ws_opened``/``ws_closed`` bracket each connection's life so
+    scheduled faults can reach it through its :class:`WsLink`; ``clock_skew_ns`` shifts the server clock;
+    ``run`` is a task for scheduled faults, started with the server and cancelled with it.
+    """
 
     async def http(
         self, request: HttpRequest, respond: Callable[[HttpRequest], Awaitable[HandlerResult]]
     ) -> HandlerResult: ...
 
-    def ws_frames(self, topic: str, data: bytes | str) -> Sequence[bytes | str]: ...
+    def ws_frames(self, link: WsLink, topic: str, data: bytes | str) -> Sequence[FaultFrame]: ...
+
+    def ws_opened(self, link: WsLink) -> None: ...
+
+    def ws_closed(self, link: WsLink) -> None: ...
+
+    def clock_skew_ns(self) -> int: ...
+
+    async def run(self) -> None: ...
 
 
 @final
@@ -45,8 +73,20 @@ class NoFaults:
     ) -> HandlerResult:
         return await respond(request)
 
-    def ws_frames(self, topic: str, data: bytes | str) -> Sequence[bytes | str]:
+    def ws_frames(self, link: WsLink, topic: str, data: bytes | str) -> Sequence[FaultFrame]:
         return (data,)
+
+    def ws_opened(self, link: WsLink) -> None:
+        pass
+
+    def ws_closed(self, link: WsLink) -> None:
+        pass
+
+    def clock_skew_ns(self) -> int:
+        return 0
+
+    async def run(self) -> None:
+        pass
 
 
 @final
@@ -68,7 +108,7 @@ class _Close:
     reason: str
 
 
-_Item: TypeAlias = bytes | str | _Close
+_Item: TypeAlias = bytes | str | DelayedFrame | _Close
 
 
 @final
@@ -81,6 +121,10 @@ class _Conn:
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
     topics: frozenset[str] = frozenset()
     closing: _Close | None = None
+    #: Set by fault injection: reset instead of a close handshake; or frozen (half-open).
+    aborted: bool = False
+    stalled: bool = False
+    link: WsLink | None = None
 
     def push(self, item: _Item) -> bool:
         """Queue without waiting; a full buffer ends the connection (the reader is too slow)."""
@@ -99,6 +143,52 @@ class _Conn:
         if self.closing is None:
             self.closing = why
         self.scope.cancel()
+
+
+@final
+@attrs.define(eq=False)
+class WsLink:
+    """One live WebSocket connection as fault injection reaches it (ids count up from 1 per simulator)."""
+
+    id: int
+    path: str
+    _conn: _Conn = attrs.field(repr=False)
+    _ws: ServerWsConnection = attrs.field(repr=False)
+
+    @property
+    def topics(self) -> frozenset[str]:
+        """The topics the connection listens to now (its subscriptions)."""
+        return self._conn.topics
+
+    @property
+    def closed(self) -> bool:
+        return self._conn.closing is not None
+
+    @property
+    def stalled(self) -> bool:
+        return self._conn.stalled
+
+    def frame(self, topic: str, payload: bytes) -> bytes:
+        """``payload`` framed as this connection frames ``topic`` (combined-stream envelope, subscription id)."""
+        return self._conn.session.frame(topic, payload)
+
+    def send(self, item: FaultFrame) -> None:
+        """Queue a frame, past fault injection (a reordered frame released, an injected event)."""
+        self._conn.push(item)
+
+    def close(self, code: int = 1001, reason: str = "") -> None:
+        """Clean close: a close frame after what is queued."""
+        self._conn.push(_Close(code, reason))
+
+    def abort(self) -> None:
+        """Abrupt close: TCP reset now, no close frame."""
+        self._conn.aborted = True
+        self._conn.kill(_Close(1006, "aborted"))
+
+    def stall(self) -> None:
+        """Half-open: nothing more is sent or read (pings unanswered); the socket stays open."""
+        self._conn.stalled = True
+        self._ws.stall()
 
 
 @final
@@ -144,6 +234,7 @@ class SimRuntime:
     wake: trio.Event = attrs.field(factory=trio.Event)
     resume: trio.Event = attrs.field(factory=trio.Event)
     flow_paused: bool = False
+    _links: int = 0
     _rest_requests: int = 0
     _ws_connections: int = 0
     _published: int = 0
@@ -151,10 +242,10 @@ class SimRuntime:
     _face_errors: int = 0
 
     def now_ns(self) -> int:
-        return self.start_ns + round((trio.current_time() - self.t0) * 1e9)
+        return self.start_ns + round((trio.current_time() - self.t0) * 1e9) + self.faults.clock_skew_ns()
 
     def trio_at(self, ns: int) -> float:
-        return self.t0 + (ns - self.start_ns) / 1e9
+        return self.t0 + (ns - self.start_ns - self.faults.clock_skew_ns()) / 1e9
 
     def statistics(self) -> SimulatorStatistics:
         return SimulatorStatistics(
@@ -175,9 +266,11 @@ class SimRuntime:
     def publish(self, outputs: Iterable[Output]) -> None:
         for output in outputs:
             for conn in list(self.hub.topics.get(output.topic, ())):
+                if conn.stalled or conn.link is None:
+                    continue
                 if output.payload is not None:
                     data = conn.session.frame(output.topic, output.payload)
-                    for frame in self.faults.ws_frames(output.topic, data):
+                    for frame in self.faults.ws_frames(conn.link, output.topic, data):
                         self._published += 1
                         if not conn.push(frame):
                             self._slow += 1
@@ -266,7 +359,10 @@ class SimRuntime:
         policy = self.face.ws_policy
         send, receive = trio.open_memory_channel[_Item](policy.send_buffer)
         conn = _Conn(opened, send)
+        self._links += 1
+        link = conn.link = WsLink(self._links, ws.path, conn, ws)
         self.hub.update(conn)
+        self.faults.ws_opened(link)
         self.after_call()
         gone = False
         try:
@@ -280,10 +376,13 @@ class SimRuntime:
             gone = True  # the client went away
         finally:
             self.hub.remove(conn)
+            self.faults.ws_closed(link)
             self.face.close_session(conn.session, self.now_ns())
             send.close()
             self.wake.set()
-        if conn.closing is not None and not gone:
+        if conn.aborted:
+            await ws.abort()
+        elif conn.closing is not None and not gone:
             if conn.closing.code == 1008:
                 logger.info("closing WebSocket %s: %s", ws.path, conn.closing.reason)
             await ws.close(conn.closing.code, conn.closing.reason)
@@ -307,4 +406,7 @@ class SimRuntime:
                 if isinstance(item, _Close):
                     conn.kill(item)
                     return
+                if isinstance(item, DelayedFrame):
+                    await trio.sleep_until(item.at)
+                    item = item.data
                 await ws.send(item)

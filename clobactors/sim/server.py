@@ -5,7 +5,9 @@
 (``FACES["binance"]`` is :class:`~clobactors.exchanges.binance.face.BinanceFace`) over real sockets: REST on
 one port (:class:`~clobactors.sim.http_server.HttpServer`), market streams, user streams and the WebSocket API
 on another (:class:`~clobactors.sim.ws_server.WsServer`). ``sim`` carries the base URLs, the default
-account's key and secret, and the engine for tests.
+account's key and secret, and the engine for tests. ``open_simulator("binance-usdm")`` serves Binance USD-M
+futures (:class:`~clobactors.exchanges.binance_usdm.face.BinanceUsdmFace`) over a perpetual engine: the
+exchanges in :data:`PERPETUAL_FACES` pick their symbols from the perpetual catalogue.
 
 The clock. The face and engine read epoch nanoseconds: ``start_time_ms`` plus the trio time elapsed since
 start. Without ``start_time_ms`` the server picks :data:`MOCK_START_MS` under trio's ``MockClock`` (runs are
@@ -21,8 +23,9 @@ Tasks, all in one nursery:
 
 After every call into the face or the engine the server drains the face (:meth:`Face.drain`) and fans the
 outputs out by topic to the sessions that listen, each through its own bounded buffer with ``send_nowait``:
-a reader too slow to keep up is disconnected (1008), the engine is never held up. Faults are a seam only:
-the HTTP handler and the fan-out pass through a :class:`Faults` object whose default changes nothing.
+a reader too slow to keep up is disconnected (1008), the engine is never held up. Faults: the HTTP handler,
+the fan-out, each connection's life and the clock pass through a :class:`Faults` object whose default changes
+nothing; pass a :class:`~clobactors.sim.faults.FaultPlan` to inject faults (``docs/fault-injection.md``).
 """
 
 from __future__ import annotations
@@ -41,9 +44,13 @@ import trio.testing
 
 from clobactors.errors import ConfigError
 from clobactors.exchanges.binance.face import BinanceFace
+from clobactors.exchanges.binance_usdm.face import BinanceUsdmFace
 from clobactors.sim.config import DEFAULT_SYMBOLS, SimConfig, SimSymbol
 from clobactors.sim.engine import Engine
 from clobactors.sim.face_protocol import Face, SimCredentials
+from clobactors.sim.fault_injector import FaultInjector
+from clobactors.sim.fault_vocab import vocabulary_for
+from clobactors.sim.faults import FaultPlan
 from clobactors.sim.flow import OrderFlow
 from clobactors.sim.http_server import HttpServer
 from clobactors.sim.runtime import Faults, NoFaults, SimRuntime, SimulatorStatistics
@@ -53,6 +60,7 @@ from clobactors.transport.errors import raise_collapsed
 __all__ = [
     "FACES",
     "MOCK_START_MS",
+    "PERPETUAL_FACES",
     "FaceFactory",
     "Faults",
     "NoFaults",
@@ -69,10 +77,14 @@ DEFAULT_ACCOUNT: Final = "default"
 
 FaceFactory: TypeAlias = Callable[[Engine, SimConfig], Face]
 
-#: Exchange name -> face. More faces (binance-usdm, okx...) register here.
+#: Exchange name -> face. More faces (okx...) register here.
 FACES: Final[dict[str, FaceFactory]] = {
     "binance": lambda engine, config: BinanceFace(engine, seed=config.seed),
+    "binance-usdm": lambda engine, config: BinanceUsdmFace(engine, seed=config.seed),
+    "binance_usdm": lambda engine, config: BinanceUsdmFace(engine, seed=config.seed),
 }
+#: Faces whose engine trades perpetuals (symbols from :data:`~clobactors.sim.config.PERP_CATALOGUE`).
+PERPETUAL_FACES: Final = frozenset({"binance-usdm", "binance_usdm"})
 
 
 @final
@@ -93,6 +105,11 @@ class Simulator:
     #: Every account opened so far (the default one, configured ones, and :meth:`add_account`'s), by id.
     accounts: dict[str, SimCredentials] = attrs.field(repr=False)
     _runtime: SimRuntime = attrs.field(repr=False)
+
+    @property
+    def faults(self) -> Faults:
+        """The fault seam in use (a :class:`~clobactors.sim.fault_injector.FaultInjector` when given a plan)."""
+        return self._runtime.faults
 
     def now_ns(self) -> int:
         """The simulator's clock, epoch nanoseconds."""
@@ -154,24 +171,28 @@ async def open_simulator(
     accounts: Mapping[str, Mapping[str, Decimal]] | None = None,
     config: SimConfig | None = None,
     face_factory: FaceFactory | None = None,
-    faults: Faults | None = None,
+    faults: Faults | FaultPlan | None = None,
 ) -> AsyncIterator[Simulator]:
     """Run a simulated exchange on ``host`` (ports 0: free ports) and yield a :class:`Simulator`.
 
     ``funding`` funds the default account (a generous default otherwise), ``accounts`` opens more
     (id -> funding). ``config`` replaces all of ``seed``, ``symbols``, ``start_time_ms``, ``flow``,
     ``funding`` and ``accounts``. ``face_factory`` overrides the registry (e.g. a face with smaller rate
-    limits for a test). Use a literal address: the URLs carry it as given. Leaving the block stops
-    everything.
+    limits for a test). ``faults`` is a :class:`~clobactors.sim.faults.FaultPlan` (applied by a
+    :class:`~clobactors.sim.fault_injector.FaultInjector`, reachable as ``sim.faults``) or any
+    :class:`Faults`. Use a literal address: the URLs carry it as given. Leaving the block stops everything.
     """
     if config is None:
         config = SimConfig.for_symbols(
-            symbols, seed=seed, start_time_ms=start_time_ms, funding=funding, flow=flow, accounts=accounts
-        )
+            symbols, seed=seed, start_time_ms=start_time_ms, funding=funding, flow=flow, accounts=accounts,
+            perpetual=exchange in PERPETUAL_FACES,
+        )  # fmt: skip
     factory = face_factory or FACES.get(exchange)
     if factory is None:
         raise ConfigError(f"no simulator face for exchange {exchange!r}; known: {', '.join(sorted(FACES))}")
-    engine = Engine(config.engine_rules())
+    if isinstance(faults, FaultPlan):
+        faults = FaultInjector(faults, vocabulary_for(exchange))
+    engine = Engine(config.engine_rules(), perp=config.perp_settings())
     face = factory(engine, config)
     runtime = SimRuntime(
         face=face,
@@ -196,6 +217,9 @@ async def open_simulator(
             http_port: int = await nursery.start(functools.partial(http.serve, host=host, port=rest_port))
             ws_bound: int = await nursery.start(functools.partial(ws.serve, host=host, port=ws_port))
             nursery.start_soon(runtime.run_timer)
+            if isinstance(runtime.faults, FaultInjector):
+                runtime.faults.attach(runtime.now_ns)
+            nursery.start_soon(runtime.faults.run)
             if first_flow_ns is not None:
                 nursery.start_soon(runtime.run_flow, first_flow_ns)
             netloc = f"[{host}]" if ":" in host else host

@@ -7,7 +7,9 @@ opening handshake, calls the handler, and closes the WebSocket when the handler 
 
 We run each connection ourselves (``trio.serve_listeners`` + ``trio_websocket.wrap_server_stream``) rather
 than through ``serve_websocket`` so that we keep the TCP stream: :meth:`ServerWsConnection.abort` resets it
-without a close frame, which is how fault injection simulates a dropped network.
+without a close frame, which is how fault injection simulates a dropped network, and
+:meth:`ServerWsConnection.stall` freezes it (nothing read, nothing written, pings unanswered, socket open),
+which is how it simulates a half-open connection.
 
 Heartbeat is a mechanism, the face picks the policy: with :class:`WsHeartbeat` the server pings every
 ``interval`` seconds and aborts a connection that has not answered any ping for ``pong_timeout`` seconds
@@ -74,6 +76,50 @@ class _Counters:
 
 
 @final
+class _Valve(trio.abc.HalfCloseableStream):
+    """The TCP stream as trio-websocket sees it; :meth:`stall` freezes both directions until :meth:`release`.
+
+    A frozen connection reads nothing, so the WebSocket library answers no ping: the peer sees exactly a
+    half-open socket. Releasing (on abort or shutdown) lets blocked calls reach the closed socket and fail.
+    """
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self._stream = stream
+        self._stalled = False
+        self._released = trio.Event()
+
+    def stall(self) -> None:
+        self._stalled = True
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def _gate(self) -> None:
+        if self._stalled and not self._released.is_set():
+            await self._released.wait()
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self._gate()
+        await self._stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._gate()
+        await self._stream.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        await self._gate()
+        return await self._stream.receive_some(max_bytes)
+
+    async def send_eof(self) -> None:
+        await self._gate()
+        await self._stream.send_eof()
+
+    async def aclose(self) -> None:
+        self.release()
+        await self._stream.aclose()
+
+
+@final
 @attrs.define
 class ServerWsConnection:
     """One client as the face sees it. The handshake is accepted on first ``send``/``receive`` unless the
@@ -86,6 +132,7 @@ class ServerWsConnection:
     _heartbeat: WsHeartbeat | None
     _client: tuple[str, int]
     _endpoint: str
+    _valve: _Valve | None = None
     _ws: trio_websocket.WebSocketConnection | None = None
     _rejected: bool = False
     _aborted: bool = False
@@ -196,10 +243,18 @@ class ServerWsConnection:
             return
         self._aborted = True
         self._counters.aborted += 1
+        if self._valve is not None:
+            self._valve.release()  # first: a stalled reader must reach the socket it is about to lose
         with contextlib.suppress(OSError):  # already closed
             # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
             self._stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         await trio.aclose_forcefully(self._stream)
+
+    def stall(self) -> None:
+        """Half-open: from now on nothing is read or written (pings go unanswered) and the socket stays open,
+        until the peer's or our own heartbeat gives up, or :meth:`abort`."""
+        if self._valve is not None:
+            self._valve.stall()
 
     async def _accepted(self) -> trio_websocket.WebSocketConnection:
         if self._ws is None:
@@ -294,18 +349,19 @@ class WsServer:
         peer = stream.socket.getpeername()
         client = (str(peer[0]), int(peer[1]))
         endpoint = f"ws client {client[0]}:{client[1]}"
+        valve = _Valve(stream)
         try:
             async with trio.open_nursery() as nursery:
                 conn: ServerWsConnection | None = None
                 with trio.move_on_after(self._handshake_timeout):
                     request = await trio_websocket.wrap_server_stream(
                         nursery,
-                        stream,
+                        valve,
                         message_queue_size=self._message_queue_size,
                         max_message_size=self._max_message_size,
                     )
                     conn = ServerWsConnection(
-                        request, stream, nursery, self._counters, self._heartbeat, client, endpoint
+                        request, stream, nursery, self._counters, self._heartbeat, client, endpoint, valve
                     )
                 if conn is None:
                     logger.info("%s: no WebSocket handshake within %gs", endpoint, self._handshake_timeout)
@@ -324,6 +380,7 @@ class WsServer:
             logger.exception("%s: WebSocket connection task failed", endpoint)
         finally:
             self._counters.open -= 1
+            valve.release()
             await trio.aclose_forcefully(stream)
 
     async def _run_handler(self, conn: ServerWsConnection, endpoint: str) -> None:

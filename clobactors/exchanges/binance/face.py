@@ -52,6 +52,7 @@ from clobactors.sim.face_protocol import (
     SimCredentials,
     WsPolicy,
 )
+from clobactors.sim.perp_records import AccountConfigEvent, AccountUpdateEvent, FundingEvent, MarginCallEvent
 from clobactors.sim.records import BalanceEvent, BookEvent, ExecType, OrderEvent, TradeEvent
 from clobactors.sim.rules import StpMode
 
@@ -274,6 +275,8 @@ class BinanceFace:
                             ),
                         )
                         out.append(Output(topic, wire.encode(position)))
+                case AccountUpdateEvent() | MarginCallEvent() | AccountConfigEvent() | FundingEvent():
+                    pass  # perpetual events: a spot engine never emits them
                 case _:
                     assert_never(event)
         for symbol in books:

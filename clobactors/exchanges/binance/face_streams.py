@@ -154,6 +154,8 @@ class StreamSession:
     """One market-stream connection (``/ws/...`` or ``/stream?...``), sans-IO.
 
     ``resolve_listen_key`` maps a listen key to its account (``None``: unknown key, which stays silent).
+    ``is_market_stream`` and ``max_messages_per_second`` let another Binance market (USD-M futures) reuse
+    the session with its own stream names and limit.
     """
 
     def __init__(
@@ -162,9 +164,13 @@ class StreamSession:
         *,
         combined: bool,
         resolve_listen_key: Callable[[str], str | None],
+        is_market_stream: Callable[[str], bool] | None = None,
+        max_messages_per_second: int = MAX_WS_MESSAGES_PER_SECOND,
     ) -> None:
         self._combined = combined
         self._resolve = resolve_listen_key
+        self._is_market = is_market_stream or (lambda name: parse_stream(name) is not None)
+        self._max_messages = max_messages_per_second
         #: stream name -> topics it routes, in subscription order.
         self._streams: dict[str, tuple[str, ...]] = {}
         self._recent: deque[int] = deque()
@@ -185,7 +191,7 @@ class StreamSession:
         return tuple(self._streams)
 
     def _topics_for(self, name: str) -> tuple[str, ...] | None:
-        if parse_stream(name) is not None:
+        if self._is_market(name):
             return (market_topic(name),)
         if _LISTEN_KEY_RE.match(name):
             account = self._resolve(name)
@@ -207,7 +213,7 @@ class StreamSession:
         self._recent.append(now_ms)
         while self._recent and self._recent[0] <= now_ms - 1000:
             self._recent.popleft()
-        if len(self._recent) > MAX_WS_MESSAGES_PER_SECOND:
+        if len(self._recent) > self._max_messages:
             return SessionReply(close=(1008, "Too many requests"))
         return SessionReply(messages=(self._answer(message),))
 
