@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from clobactors import __version__
+from clobactors.chaos import add_chaos_parser
 from clobactors.cli_sim import add_sim_parser
 from clobactors.demo import add_demo_parser
 
@@ -20,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_demo_parser(subcommands)
     add_sim_parser(subcommands)
+    add_chaos_parser(subcommands)
     return parser
 
 

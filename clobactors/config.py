@@ -11,7 +11,7 @@ Example::
     seed = 7
 
     [[exchanges]]
-    name = "binance"                 # dialect registry name
+    name = "binance"                 # session name; the dialect registry name unless `dialect` is set
     environment = "live"             # live | testnet | custom (then rest/ws/ws_api are required)
     instruments = ["BTC-USDT", "ETH-USDT"]
     api_key_env = "BINANCE_API_KEY"
@@ -77,9 +77,11 @@ def _check_no_secrets(table: Mapping[str, object], where: str) -> None:
 class ExchangeConfig:
     """One exchange connection of a session."""
 
-    #: Dialect registry name (``binance``).
+    #: The session's name for this connection; also the dialect registry name unless ``dialect`` is set.
     name: str
     instruments: tuple[str, ...]
+    #: Dialect registry name (``binance``) when ``name`` is not one: two connections speaking one protocol.
+    dialect: str = ""
     environment: Environment = Environment.LIVE
     rest: str = ""
     ws: str = ""
@@ -96,6 +98,11 @@ class ExchangeConfig:
             Instrument.parse_name(name)  # raises ConfigError on a malformed canonical name
         if self.environment is Environment.CUSTOM and not self.rest:
             raise ConfigError(f"exchange {self.name!r}: environment 'custom' needs at least a 'rest' URL")
+
+    @property
+    def dialect_name(self) -> str:
+        """The dialect registry name this connection speaks."""
+        return self.dialect or self.name
 
     @property
     def has_credentials(self) -> bool:
@@ -139,6 +146,7 @@ class ExchangeConfig:
             raise ConfigError(f"{where}: 'depth' must be a positive integer")
         return cls(
             name=_str(table, "name", where),
+            dialect=_str(table, "dialect", where, ""),
             instruments=tuple(instruments),
             environment=environment,
             rest=_str(table, "rest", where, ""),

@@ -19,7 +19,9 @@ left to the task that owns them.
 **Resolution** of an unknown outcome (timeout, dropped connection, 5xx on a create or cancel): query the order
 by client order id with backoff until the exchange states its status. "Unknown order" for a create is retried
 ``not_found_retries`` times, since a just-accepted order may not be visible yet, and only then is the order
-concluded ``rejected`` (never placed); for a cancel it means the order is gone and is concluded ``expired``.
+concluded ``rejected`` (never placed); the same holds for a cancel of an order the exchange never
+acknowledged (its create's outcome was unknown too). For a cancel of an acknowledged order it means the
+order is gone and is concluded ``expired``.
 """
 
 from __future__ import annotations
@@ -130,7 +132,9 @@ async def resolve_unknown(
         else:
             if update is not None:
                 await book.apply_update(ctx, update)
-            elif request is InFlight.CREATE:
+            elif request is InFlight.CREATE or not order.exchange_order_id:
+                # Never acknowledged by the exchange (even if a cancel is now in flight too): not knowing
+                # it means it was never placed, not that it ended.
                 not_found += 1
                 if not_found >= policy.not_found_retries:
                     await book.conclude(

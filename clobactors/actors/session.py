@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, final
 
@@ -40,6 +41,7 @@ from clobactors.backoff import Backoff
 from clobactors.config import Environment, ExchangeConfig, SessionConfig
 from clobactors.errors import ConfigError
 from clobactors.exchanges import get_credentials, get_dialect
+from clobactors.exchanges.alias import AliasDialect
 from clobactors.exchanges.standard import SpotDialect
 from clobactors.transport.http import HttpTransport
 
@@ -172,6 +174,7 @@ async def open_session(
     dialects: Mapping[str, SpotDialect[Any]] | None = None,
     credentials: Mapping[str, object] | None = None,
     bus: Bus | None = None,
+    wall_ns: Callable[[], int] = time.time_ns,
 ) -> AsyncIterator[Session]:
     """Start every exchange tree and strategy of ``config``; stop them in reverse order on exit.
 
@@ -179,22 +182,27 @@ async def open_session(
     ``dialects`` and ``credentials`` override what the registry and the environment would give (tests,
     the embedded simulator); otherwise credentials come from the environment variables the config names.
     Pass a ``bus`` to subscribe before anything starts (a monitor that must not miss start-up events).
+    ``wall_ns`` is the wall clock for signing timestamps and ``ts_recv`` (pin it to the virtual clock when
+    running under trio's MockClock). Two exchanges may speak one dialect (``ExchangeConfig.dialect``): each
+    publishes its events under its own name.
     """
     rng = random.Random(config.seed)
     async with contextlib.AsyncExitStack() as stack:
         links: dict[str, ExchangeLink] = {}
         for exchange in config.exchanges:
             dialect: Any = (dialects or {}).get(exchange.name) or get_dialect(
-                exchange.name, **_dialect_options(exchange)
+                exchange.dialect_name, **_dialect_options(exchange)
             )
+            if getattr(dialect, "name", exchange.name) != exchange.name:
+                dialect = AliasDialect(dialect, exchange.name)
             creds = (credentials or {}).get(exchange.name)
             if creds is None and exchange.has_credentials:
-                creds = get_credentials(exchange.name, exchange.credential_values(environ))
+                creds = get_credentials(exchange.dialect_name, exchange.credential_values(environ))
             http = HttpTransport.from_url(dialect.rest_base())
             stack.push_async_callback(http.aclose)
             links[exchange.name] = ExchangeLink(
                 name=exchange.name, dialect=dialect, http=http, credentials=creds,
-                rate_limiter=ExchangeNames(exchange.name).rate_limiter,
+                rate_limiter=ExchangeNames(exchange.name).rate_limiter, wall_ns=wall_ns,
             )
         children = [
             ChildSpec(
@@ -223,6 +231,6 @@ async def open_session(
             name="session", children=children, strategy=Strategy.ONE_FOR_ONE, max_restarts=10, window=300.0,
             rng=random.Random(rng.random()),
         )
-        system = await stack.enter_async_context(open_actor_system(seed=config.seed, bus=bus))
+        system = await stack.enter_async_context(open_actor_system(seed=config.seed, bus=bus, wall_ns=wall_ns))
         await system.start(root, shutdown=30.0)
         yield Session(system=system, config=config, links=links)
