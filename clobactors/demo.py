@@ -5,6 +5,10 @@ exchange's own protocol, and the session connects to it with exactly the code th
 exchange (only the URLs differ). The screen shows top of book, own orders, fills, balances, feed health and
 restarts; when stdout is not a terminal it prints one plain line a second instead. The run ends after
 ``--seconds`` (or Ctrl-C) with a summary: orders, fills, volume, PnL, reconnects, restarts.
+
+``--exchange binance-usdm`` runs the same maker on the perpetuals (``BTCUSDT`` -> ``BTC-USDT-PERP``) against
+the embedded USD-M simulator; the session speaks the ``binance_usdm`` dialect. Nothing else changes: the
+actors and the maker are exchange-agnostic.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from clobactors.actors.actor import Actor
 from clobactors.actors.bus import Bus
 from clobactors.actors.session import open_session
 from clobactors.config import Environment, ExchangeConfig, SessionConfig
-from clobactors.errors import ClobactorsError
+from clobactors.errors import ClobactorsError, ConfigError
 from clobactors.exchanges import get_credentials
 from clobactors.monitor import Monitor, Summary
 from clobactors.sim.server import open_simulator
@@ -32,6 +36,13 @@ __all__ = ["add_demo_parser", "run_demo"]
 
 #: Simulator symbol -> canonical instrument, for the demo's markets.
 DEMO_MARKETS: Final = {"BTCUSDT": "BTC-USDT", "ETHUSDT": "ETH-USDT"}
+#: The same for the perpetual simulator (``binance-usdm``).
+DEMO_PERP_MARKETS: Final = {"BTCUSDT": "BTC-USDT-PERP", "ETHUSDT": "ETH-USDT-PERP"}
+#: ``--exchange`` choice -> (simulator face, session exchange and dialect name, canonical names by symbol).
+DEMO_EXCHANGES: Final = {
+    "binance": ("binance", "binance", DEMO_MARKETS),
+    "binance-usdm": ("binance-usdm", "binance_usdm", DEMO_PERP_MARKETS),
+}
 _CLEAR: Final = "\x1b[H\x1b[2J"
 
 
@@ -45,29 +56,36 @@ async def run_demo(
     refresh: float = 0.5,
     size: Decimal = Decimal("0.01"),
     half_spread_bps: Decimal = Decimal("1"),
+    exchange: str = "binance",
 ) -> Summary:
-    """Run the demo for ``seconds`` and return its summary (also printed to ``out``)."""
+    """Run the demo for ``seconds`` on ``exchange`` (a key of :data:`DEMO_EXCHANGES`) and return its summary
+    (also printed to ``out``)."""
+    if exchange not in DEMO_EXCHANGES:
+        raise ConfigError(f"demo exchange must be one of {sorted(DEMO_EXCHANGES)}, not {exchange!r}")
+    face, name, markets = DEMO_EXCHANGES[exchange]
     live = out.isatty() if live is None else live
-    instruments = tuple(DEMO_MARKETS.get(s, s) for s in symbols)
+    instruments = tuple(markets.get(s, s) for s in symbols)
     monitor = Monitor()
-    async with open_simulator("binance", seed=seed, symbols=list(symbols)) as sim:
+    async with open_simulator(face, seed=seed, symbols=list(symbols)) as sim:
         config = SessionConfig(
             exchanges=(
                 ExchangeConfig(
-                    name="binance", instruments=instruments, environment=Environment.CUSTOM,
+                    name=name, instruments=instruments, environment=Environment.CUSTOM,
                     rest=sim.rest_url, ws=sim.ws_url, ws_api=sim.ws_api_url, cancel_all_on_stop=True,
                 ),
             ),
             seed=seed,
         )
-        credentials = get_credentials("binance", {"api_key": sim.api_key, "api_secret": sim.api_secret})
+        credentials = get_credentials(name, {"api_key": sim.api_key, "api_secret": sim.api_secret})
         bus = Bus()
         events = bus.subscribe("", prefix=True, name="demo-monitor", market_capacity=4096)
+
+        exchange_name = name
 
         def maker(instrument: str) -> tuple[str, Callable[[], Actor]]:
             name = f"mm.{instrument}"
             return name, lambda: MarketMaker(
-                name=name, exchange="binance", instrument=instrument, size=size, half_spread_bps=half_spread_bps
+                name=name, exchange=exchange_name, instrument=instrument, size=size, half_spread_bps=half_spread_bps
             )
 
         strategies = [maker(instrument) for instrument in instruments]
@@ -80,7 +98,7 @@ async def run_demo(
                     monitor.observe(event)
 
             nursery.start_soon(fold)
-            async with open_session(config, strategies=strategies, credentials={"binance": credentials}, bus=bus):
+            async with open_session(config, strategies=strategies, credentials={name: credentials}, bus=bus):
                 deadline = started + seconds
                 next_plain = started
                 while (now := trio.current_time()) < deadline:
@@ -115,6 +133,10 @@ def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to run (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated market")
     parser.add_argument("--symbols", default="BTCUSDT", help="comma-separated simulator symbols (BTCUSDT,ETHUSDT)")
+    parser.add_argument(
+        "--exchange", default="binance", choices=sorted(DEMO_EXCHANGES),
+        help="simulated venue: binance (spot, default) or binance-usdm (perpetuals)",
+    )
     parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     parser.set_defaults(run=_main)
@@ -125,7 +147,7 @@ def _main(args: argparse.Namespace) -> int:
     symbols = [s.strip().upper() for s in str(args.symbols).split(",") if s.strip()]
     try:
         trio.run(lambda: run_demo(seconds=args.seconds, seed=args.seed, symbols=symbols,
-                                  live=False if args.plain else None))
+                                  live=False if args.plain else None, exchange=args.exchange))
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

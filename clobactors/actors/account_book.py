@@ -1,4 +1,4 @@
-"""One account's orders and balances as the order manager knows them, and the events their changes publish.
+"""One account's orders, balances and positions as the order manager knows them, and the events their changes publish.
 
 :class:`AccountBook` is the order manager's memory, split out so that reconciliation
 (:mod:`clobactors.actors.reconcile`) and command handling (:mod:`clobactors.actors.order_manager`) share one
@@ -10,6 +10,11 @@ through :meth:`AccountBook.apply`, which merges it with :class:`~clobactors.orde
 Orders the exchange reports that we never placed (left open by an earlier session, or placed by hand) are
 *adopted* when their report is not terminal, so they can be tracked and cancelled like ours. Terminal orders
 are forgotten oldest first beyond ``retain_terminal``, so a long session's memory stays bounded.
+
+Positions (perpetual venues) are kept per ``(instrument, position side)``; a :class:`Position` is published
+only when its size, entry price, leverage or margin type changed (mark price and unrealized PnL move on
+every tick and would flood the account topic). Fields a report leaves out (the user stream carries no
+leverage) keep their last known value. Funding payments are published as they come: they have no state here.
 """
 
 from __future__ import annotations
@@ -33,13 +38,17 @@ from clobactors.messages import (
     OrderUpdate,
     Position,
 )
-from clobactors.model import TERMINAL_STATUSES, ZERO, OrderStatus
+from clobactors.model import TERMINAL_STATUSES, ZERO, OrderStatus, PositionSide
 from clobactors.order_tracker import OrderTracker
 from clobactors.orders import Change, TrackedOrder
 
 __all__ = ["AccountBook"]
 
 logger: Final = logging.getLogger(__name__)
+
+
+def _position_state(p: Position) -> tuple[object, ...]:
+    return (p.size, p.entry_price, p.leverage, p.margin_type)
 
 
 @final
@@ -51,6 +60,7 @@ class AccountBook:
     retain_terminal: int = 1000
     tracker: OrderTracker = attrs.field(factory=OrderTracker)
     _balances: dict[str, Balance] = attrs.field(factory=dict, init=False)
+    _positions: dict[tuple[str, PositionSide], Position] = attrs.field(factory=dict, init=False)
     #: Latest exchange timestamp (ns) of a fill seen per instrument, where fill reconciliation resumes.
     _last_fill_ns: dict[str, int] = attrs.field(factory=dict, init=False)
     _terminal: deque[str] = attrs.field(factory=deque, init=False)
@@ -64,6 +74,16 @@ class AccountBook:
     def balances(self) -> Mapping[str, Balance]:
         """A read-only copy of the balance view, by asset."""
         return MappingProxyType(dict(self._balances))
+
+    def positions(self, instrument: str = "") -> tuple[Position, ...]:
+        """Non-zero positions in the view (on ``instrument`` only, when given), by instrument and side."""
+        return tuple(
+            p for key, p in sorted(self._positions.items()) if p.size != 0 and instrument in ("", key[0])
+        )
+
+    def position(self, instrument: str, side: PositionSide) -> Position | None:
+        """The last known position of one leg (``None`` when never reported)."""
+        return self._positions.get((instrument, side))
 
     def open_orders(self, instrument: str = "") -> tuple[OrderUpdate, ...]:
         """Snapshots of every non-terminal order (pending and unknown ones included)."""
@@ -115,8 +135,10 @@ class AccountBook:
                     await self.publish(ctx, self.tracker.apply_fill(event))
                 case Balance():
                     await self.apply_balance(ctx, event)
-                case Position() | FundingPayment():
-                    await self._emit(ctx, event)  # not tracked here; passed through unchanged
+                case Position():
+                    await self.apply_position(ctx, event)
+                case FundingPayment():
+                    await self._emit(ctx, event)  # no state of its own: the balance report follows it
                 case _:
                     assert_never(event)
 
@@ -168,6 +190,45 @@ class AccountBook:
         for asset in sorted(missing):
             gone = Balance(exchange=self.exchange, asset=asset, free=ZERO, locked=ZERO, ts_recv=recv_ns)
             await self.apply_balance(ctx, gone)
+        return listed
+
+    async def apply_position(self, ctx: Context, position: Position) -> None:
+        """Merge one position report; publish it only when its state changed (see the module docstring)."""
+        key = (position.instrument, position.position_side)
+        known = self._positions.get(key)
+        if known is not None:
+            if position.ts_exchange and known.ts_exchange and position.ts_exchange < known.ts_exchange:
+                return
+            position = msgspec.structs.replace(
+                position,
+                entry_price=position.entry_price if position.entry_price is not None else known.entry_price,
+                mark_price=position.mark_price if position.mark_price is not None else known.mark_price,
+                leverage=position.leverage if position.leverage is not None else known.leverage,
+                margin_type=position.margin_type if position.margin_type is not None else known.margin_type,
+                liquidation_price=(
+                    position.liquidation_price if position.liquidation_price is not None else known.liquidation_price
+                ),
+            )
+        self._positions[key] = position
+        if known is None and position.size == 0:
+            return  # a flat leg we never saw open: nothing to say
+        if known is not None and _position_state(known) == _position_state(position):
+            return
+        await self._emit(ctx, position)
+
+    async def replace_positions(self, ctx: Context, positions: Iterable[Position], recv_ns: int) -> int:
+        """Apply a full position snapshot; open legs it no longer lists drop to zero. Returns legs listed."""
+        listed = 0
+        missing = {k for k, p in self._positions.items() if p.size != 0}
+        for position in positions:
+            listed += 1
+            missing.discard((position.instrument, position.position_side))
+            await self.apply_position(ctx, position)
+        for instrument, side in sorted(missing):
+            flat = Position(
+                exchange=self.exchange, instrument=instrument, position_side=side, size=ZERO, ts_recv=recv_ns
+            )
+            await self.apply_position(ctx, flat)
         return listed
 
     async def conclude(self, ctx: Context, order: TrackedOrder, status: OrderStatus, reason: str) -> None:

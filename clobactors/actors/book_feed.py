@@ -65,6 +65,7 @@ from clobactors.messages import (
     MarkPrice,
     Trade,
 )
+from clobactors.model import Instrument, InstrumentKind
 from clobactors.ratelimit import Priority
 from clobactors.transport.ws import WsConnection, open_ws
 
@@ -143,6 +144,8 @@ class BookFeed:
     link: ExchangeLink
     instruments: Sequence[str]
     channels: Sequence[Channel] = _DEFAULT_CHANNELS
+    #: Added for perpetual instruments only (``InstrumentKind.PERPETUAL``): mark price, index and funding.
+    perp_channels: Sequence[Channel] = (Channel.MARK,)
     depth: int = 1000
     backoff: Backoff = _DEFAULT_BACKOFF
     rng: random.Random | None = attrs.field(default=None, repr=False)
@@ -233,12 +236,6 @@ class BookFeed:
 
     def _build(self) -> None:
         dialect = self.link.dialect
-        per_instrument = len(self.channels)
-        if per_instrument > dialect.max_streams_per_connection:
-            raise ConfigError(
-                f"{len(self.channels)} channels per instrument exceed {dialect.name}'s "
-                f"{dialect.max_streams_per_connection} streams per connection"
-            )
         for name in self.instruments:
             rules = self.link.rules(name)
             decimals = self.price_decimals
@@ -248,12 +245,26 @@ class BookFeed:
             self._books[name] = InstrumentBook(
                 instrument, L2Book(decimals, name), dialect.new_book_sync(instrument), owner=self.name
             )
+        # The instrument with the most channels (a perpetual's MARK) sizes the connections.
+        per_instrument = max(len(self._channels_of(b.instrument)) for b in self._books.values())
+        if per_instrument > dialect.max_streams_per_connection:
+            raise ConfigError(
+                f"{per_instrument} channels per instrument exceed {dialect.name}'s "
+                f"{dialect.max_streams_per_connection} streams per connection"
+            )
         per_connection = dialect.max_streams_per_connection // per_instrument
         names = list(self._books)
         for index, start in enumerate(range(0, len(names), per_connection)):
             books = {n: self._books[n] for n in names[start : start + per_connection]}
-            subs = tuple(Subscription(ch, b.instrument) for b in books.values() for ch in self.channels)
+            subs = tuple(
+                Subscription(ch, b.instrument) for b in books.values() for ch in self._channels_of(b.instrument)
+            )
             self._connections.append(BookGroup(index, books, subs))
+
+    def _channels_of(self, instrument: Instrument) -> tuple[Channel, ...]:
+        if instrument.kind is InstrumentKind.PERPETUAL:
+            return (*self.channels, *(c for c in self.perp_channels if c not in self.channels))
+        return tuple(self.channels)
 
     async def _serve_inbox(self, ctx: Context) -> None:
         async for message in ctx.inbox:

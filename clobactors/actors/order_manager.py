@@ -13,6 +13,10 @@ message                                         answer
 ``ask(GetBalances)``                            ``Mapping[str, Balance]`` (read-only copy) by asset
 ``ask(GetOpenOrders)``                          ``tuple[OrderUpdate, ...]`` of non-terminal orders
 ``ask(GetRules)``                               the instrument's :class:`~clobactors.rules.InstrumentRules`
+``ask(SetLeverage)``                            the leverage (``int``) once set (margin type first, if given)
+``ask(SetPositionMode)``                        the :class:`~clobactors.model.PositionMode` now in force
+``ask(GetPositions)``                           ``tuple[Position, ...]`` of non-zero position legs
+``ask(ClosePosition)``                          the :class:`OrderUpdate` of the reduce-only MARKET order
 ``tell(OrderReport)``                           (none) account events from the user stream, merged in order
 ==============================================  ===============================================================
 
@@ -35,6 +39,10 @@ Guarantees, per the design's order rules:
 * With ``cancel_all_on_shutdown`` our open orders are cancelled when the actor stops, within its shutdown
   budget, in a shielded scope.
 
+The four perpetual asks (:mod:`clobactors.actors.perp`) are served when the dialect implements
+:class:`~clobactors.exchanges.standard.PerpDialect`, and fail with ConfigError on a spot venue. There the
+reconciliation fetches positions too, and the user stream's Position reports keep the position view.
+
 Commands run concurrently (one task each), so a cancel never waits behind a slow placement.
 """
 
@@ -53,13 +61,16 @@ from clobactors.actors.account_book import AccountBook
 from clobactors.actors.actor import Context, Request, unwrap_exception_group
 from clobactors.actors.exchange import ExchangeLink
 from clobactors.actors.order_messages import (
+    ClosePosition,
     GetBalances,
     GetOpenOrders,
+    GetPositions,
     GetRules,
     OrderManagerStatistics,
     OrderReport,
     Reconcile,
 )
+from clobactors.actors.perp import close_order, require_perp, set_leverage, set_position_mode
 from clobactors.actors.reconcile import ReconcileSummary, ResolvePolicy, reconcile, resolve_unknown
 from clobactors.client_ids import ClientIdSpec, ClientOrderIdFactory
 from clobactors.errors import (
@@ -76,14 +87,16 @@ from clobactors.errors import (
     TransportError,
     UnknownOrder,
 )
-from clobactors.messages import CancelAll, CancelOrder, OrderUpdate, PlaceOrder
+from clobactors.messages import CancelAll, CancelOrder, OrderUpdate, PlaceOrder, SetLeverage, SetPositionMode
 from clobactors.model import Instrument, OrderStatus
 from clobactors.orders import Change, TrackedOrder
 from clobactors.ratelimit import Priority
 
 __all__ = [
+    "ClosePosition",
     "GetBalances",
     "GetOpenOrders",
+    "GetPositions",
     "GetRules",
     "OrderManager",
     "OrderManagerStatistics",
@@ -188,6 +201,18 @@ class OrderManager:
                     message.reply(self.link.rules(instrument))
                 except ConfigError as exc:
                     message.fail(exc)
+            case Request(payload=SetLeverage() as leverage):
+                nursery.start_soon(self._answer, message, lambda: self._set_leverage(ctx, leverage))
+            case Request(payload=SetPositionMode() as mode):
+                nursery.start_soon(self._answer, message, lambda: self._set_position_mode(ctx, mode))
+            case Request(payload=GetPositions(instrument=instrument)):
+                try:
+                    require_perp(self.link, "GetPositions")
+                    message.reply(self._book.positions(instrument))
+                except ConfigError as exc:
+                    message.fail(exc)
+            case Request(payload=ClosePosition() as close):
+                nursery.start_soon(self._answer, message, lambda: self._close_position(ctx, close))
             case Request():
                 message.fail(ConfigError(f"{self.name} does not serve {type(message.payload).__name__}"))
             case _:
@@ -206,7 +231,9 @@ class OrderManager:
 
     # -- placing -------------------------------------------------------------------------------------------
 
-    def _check_exchange(self, command: PlaceOrder | CancelOrder | CancelAll) -> None:
+    def _check_exchange(
+        self, command: PlaceOrder | CancelOrder | CancelAll | SetLeverage | SetPositionMode
+    ) -> None:
         if command.exchange != self.link.name:
             raise ConfigError(f"{self.name} trades on {self.link.name}, not {command.exchange!r}")
 
@@ -277,6 +304,22 @@ class OrderManager:
                 raise
             await self._book.apply(ctx, events)
             return
+
+    # -- perpetuals ----------------------------------------------------------------------------------------
+
+    async def _set_leverage(self, ctx: Context, command: SetLeverage) -> int:
+        self._check_exchange(command)
+        return await set_leverage(ctx, self.link, command)
+
+    async def _set_position_mode(self, ctx: Context, command: SetPositionMode) -> object:
+        self._check_exchange(command)
+        return await set_position_mode(ctx, self.link, command)
+
+    async def _close_position(self, ctx: Context, command: ClosePosition) -> OrderUpdate:
+        require_perp(self.link, "ClosePosition")
+        position = self._book.position(command.instrument, command.position_side)
+        order = close_order(self.link.name, position, command.instrument, command.position_side)
+        return await self._place(ctx, order)
 
     # -- cancelling ----------------------------------------------------------------------------------------
 

@@ -15,9 +15,19 @@ import attrs
 import msgspec
 
 from clobactors.messages import AccountEvent
+from clobactors.model import PositionSide
 from clobactors.order_tracker import OrderTrackerStatistics
 
-__all__ = ["GetBalances", "GetOpenOrders", "GetRules", "OrderManagerStatistics", "OrderReport", "Reconcile"]
+__all__ = [
+    "ClosePosition",
+    "GetBalances",
+    "GetOpenOrders",
+    "GetPositions",
+    "GetRules",
+    "OrderManagerStatistics",
+    "OrderReport",
+    "Reconcile",
+]
 
 
 @final
@@ -52,6 +62,24 @@ class GetRules(msgspec.Struct, frozen=True, kw_only=True):
     can size and price orders without seeing a dialect)."""
 
     instrument: str
+
+
+@final
+class GetPositions(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask (perpetual venues): the position view, ``tuple[Position, ...]`` of non-zero positions (on
+    ``instrument`` only, when given). Fails with ConfigError on a spot exchange."""
+
+    instrument: str = ""
+
+
+@final
+class ClosePosition(msgspec.Struct, frozen=True, kw_only=True):
+    """Ask (perpetual venues): close one position leg with a reduce-only MARKET order for its size in the
+    position view; the answer is that order's :class:`~clobactors.messages.OrderUpdate`. Fails with
+    ConfigError when the view holds no such position (or on a spot exchange)."""
+
+    instrument: str
+    position_side: PositionSide = PositionSide.BOTH
 
 
 @final

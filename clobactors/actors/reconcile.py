@@ -6,7 +6,8 @@ the user stream there) changes nothing the second time.
 
 **Reconciliation** (on start and after every user-stream reconnect, before the stream is trusted again):
 
-1. balances: the snapshot replaces the view (assets no longer listed drop to zero);
+1. balances: the snapshot replaces the view (assets no longer listed drop to zero); on a perpetual venue
+   (:func:`~clobactors.actors.perp.as_perp`) positions too (legs no longer listed drop to zero);
 2. open orders: each is merged; one we do not know is adopted;
 3. fills of every instrument we trade, since the last fill we saw minus a margin (or a look-back window on a
    fresh start), deduplicated by trade id;
@@ -37,6 +38,7 @@ import trio
 from clobactors.actors.account_book import AccountBook
 from clobactors.actors.actor import Context
 from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.perp import as_perp
 from clobactors.backoff import Backoff
 from clobactors.errors import (
     ActorUnavailable,
@@ -98,6 +100,8 @@ class ReconcileSummary:
     fills: int
     #: Live orders of ours the exchange no longer listed, queried one by one.
     vanished: int
+    #: Position legs listed (perpetual venues; 0 on spot).
+    positions: int = 0
 
 
 async def query_order(ctx: Context, link: ExchangeLink, order: TrackedOrder) -> OrderUpdate | None:
@@ -169,6 +173,12 @@ async def reconcile(
     result = await link.rest(ctx, dialect.balances_request(credentials, link.now_ms()), Priority.QUERY)
     recv_ns = ctx.wall_ns()
     balances = await book.replace_balances(ctx, dialect.decode_balances(result, recv_ns), recv_ns)
+    positions = 0
+    perp = as_perp(dialect)
+    if perp is not None:
+        result = await link.rest(ctx, perp.positions_request(credentials, link.now_ms()), Priority.QUERY)
+        recv_ns = ctx.wall_ns()
+        positions = await book.replace_positions(ctx, perp.decode_positions(result, recv_ns), recv_ns)
 
     adopted_before = book.adopted
     result = await link.rest(ctx, dialect.open_orders_request(None, credentials, link.now_ms()), Priority.QUERY)
@@ -210,4 +220,5 @@ async def reconcile(
         adopted=book.adopted - adopted_before,
         fills=fills,
         vanished=vanished,
+        positions=positions,
     )

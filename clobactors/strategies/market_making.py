@@ -10,6 +10,9 @@ It is an example of the strategy API, and the demo's default. It sees only canon
 Quotes are post-only (``LIMIT_MAKER``) so they never take; prices are rounded away from the mid to the tick and
 sizes down to the lot, so every order passes the rules. A side is quoted only when the free balance covers it
 (quote asset for the bid, base asset for the ask), so the maker never asks the exchange for money it lacks.
+On a perpetual (``...-PERP``) the margin asset is the quote: the maker sets ``leverage`` on start and quotes
+a side when the free quote balance covers that side's initial margin, ``price * size / leverage`` (each side
+checked alone, as either may fill first; the exchange's own margin check stays the final word).
 Requotes happen when the mid has moved by ``requote_bps`` or a quote has ended (filled, cancelled), at most
 once per ``min_requote_interval`` seconds.
 """
@@ -27,8 +30,8 @@ import trio
 from clobactors.actors.actor import Context
 from clobactors.actors.order_messages import GetBalances, GetOpenOrders, GetRules
 from clobactors.errors import ActorUnavailable, ClobactorsError, ConfigError
-from clobactors.messages import Balance, BestBidAsk, CancelOrder, Fill, OrderUpdate, PlaceOrder
-from clobactors.model import TERMINAL_STATUSES, Instrument, OrderType, Side
+from clobactors.messages import Balance, BestBidAsk, CancelOrder, Fill, OrderUpdate, PlaceOrder, SetLeverage
+from clobactors.model import TERMINAL_STATUSES, Instrument, InstrumentKind, OrderType, Side
 from clobactors.rules import InstrumentRules
 
 __all__ = ["MarketMaker", "MarketMakerStatistics"]
@@ -63,6 +66,9 @@ class MarketMaker:
     min_requote_interval: float = 0.5
     #: Actor name of the exchange's order manager (``<exchange>.orders`` in a session).
     order_manager: str = ""
+    #: Perpetuals only: the leverage set on start, and assumed by the margin check.
+    leverage: int = 1
+    _perp: bool = attrs.field(init=False, default=False)
     _rules: InstrumentRules | None = attrs.field(init=False, default=None)
     _base: str = attrs.field(init=False, default="")
     _quote: str = attrs.field(init=False, default="")
@@ -81,7 +87,10 @@ class MarketMaker:
     def __attrs_post_init__(self) -> None:
         if self.size <= 0 or self.half_spread_bps <= 0:
             raise ConfigError(f"{self.name}: size and half_spread_bps must be positive")
-        _, self._base, self._quote, _ = Instrument.parse_name(self.instrument)
+        kind, self._base, self._quote, _ = Instrument.parse_name(self.instrument)
+        self._perp = kind is InstrumentKind.PERPETUAL
+        if self.leverage < 1:
+            raise ConfigError(f"{self.name}: leverage must be >= 1, got {self.leverage}")
         if not self.order_manager:
             self.order_manager = f"{self.exchange}.orders"
 
@@ -98,10 +107,13 @@ class MarketMaker:
         interval = params.get("min_requote_interval", 0.5)
         if not isinstance(interval, (int, float, str)):
             raise ConfigError(f"{name}: min_requote_interval must be a number of seconds")
+        leverage = params.get("leverage", 1)
+        if not isinstance(leverage, int) or isinstance(leverage, bool):
+            raise ConfigError(f"{name}: leverage must be an integer")
         return cls(
             name=name, exchange=exchange, instrument=instrument, size=dec("size", "0.001"),
             half_spread_bps=dec("half_spread_bps", "10"), requote_bps=dec("requote_bps", "2"),
-            min_requote_interval=float(interval),
+            min_requote_interval=float(interval), leverage=leverage,
         )
 
     def statistics(self) -> MarketMakerStatistics:
@@ -115,6 +127,11 @@ class MarketMaker:
         rules = await ctx.ask(self.order_manager, GetRules(instrument=self.instrument))
         assert isinstance(rules, InstrumentRules)
         self._rules = rules
+        if self._perp:
+            await ctx.ask(
+                self.order_manager,
+                SetLeverage(exchange=self.exchange, instrument=self.instrument, leverage=self.leverage),
+            )
         balances = await ctx.ask(self.order_manager, GetBalances())
         assert isinstance(balances, Mapping)
         for balance in balances.values():
@@ -184,7 +201,10 @@ class MarketMaker:
         size = self._rules.quantize_size(self.size)
         for side, raw_price in ((Side.BUY, mid - offset), (Side.SELL, mid + offset)):
             price = self._rules.quantize_price(raw_price, side)
-            need, asset = (price * size, self._quote) if side is Side.BUY else (size, self._base)
+            if self._perp:
+                need, asset = price * size / self.leverage, self._quote
+            else:
+                need, asset = (price * size, self._quote) if side is Side.BUY else (size, self._base)
             if self._free.get(asset, Decimal(0)) < need:
                 self._skipped += 1
                 continue
