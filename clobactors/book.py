@@ -280,11 +280,22 @@ class L2Book:
 
     def _from_levels(self, levels: tuple[Level, ...]) -> list[RawLevel]:
         """Canonical ``(Decimal, Decimal)`` levels as strings, keeping every digit the exchange sent."""
+        # The hot path of canonical deltas, so measured (bench/run.py book-pipeline): ``str()`` is ~3x faster
+        # than ``format(d, "f")`` and writes the same digits unless it picks exponent notation (then "E" is in
+        # it and we fall back); a zero size becomes "0", which removes the level like any other zero.
         out: list[RawLevel] = []
+        append = out.append
         for price, size in levels:
-            if not size.is_finite() or size < 0:
+            price_text = str(price)
+            if "E" in price_text:
+                price_text = format(price, "f")
+            if not size:  # zero of any sign or exponent (a NaN is truthy)
+                append((price_text, "0"))
+                continue
+            if size.is_signed() or not size.is_finite():
                 raise self._error(f"size {size!r} at price {price!r} is not a non-negative number")
-            out.append((format(price, "f"), format(size, "f")))
+            size_text = str(size)
+            append((price_text, size_text if "E" not in size_text else format(size, "f")))
         return out
 
     def _error(self, message: str) -> RemoteProtocolError:

@@ -45,7 +45,20 @@ def encode_query(params: Iterable[tuple[str, str]]) -> str:
     Only unreserved characters stay literal (space becomes ``%20``, never ``+``), so httpx passes the string
     through untouched and the simulator decodes it back to the same pairs.
     """
-    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params)
+    return "&".join(f"{_quote(k)}={_quote(v)}" for k, v in params)
+
+
+#: Exactly the characters ``urllib.parse.quote`` never escapes (its ``_ALWAYS_SAFE``), ASCII only.
+_UNRESERVED: Final = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _quote(text: str) -> str:
+    """``quote(text, safe="")``, skipped for the usual parameter made of unreserved characters only.
+
+    Every signed request encodes its query here (and the transport again); ``quote`` is ~1 µs a call, so
+    this halves the cost of building a signed order (bench/run.py order-overhead).
+    """
+    return text if _UNRESERVED.fullmatch(text) else quote(text, safe="")
 
 
 @final

@@ -129,11 +129,11 @@ def decode_market(table: SymbolTable, frame: bytes | str, recv_ns: int) -> list[
 def _market_payload(
     table: SymbolTable, stream: str | None, data: msgspec.Raw | bytes, recv_ns: int
 ) -> list[MarketEvent | Control]:
-    # A lost diff depth event breaks its book; any other lost frame is just one frame.
-    is_diff_depth = stream is not None and ("@depth@" in stream or stream.endswith("@depth"))
     try:
         payload = w.decode_stream_payload(stream, data) if stream else w.MARKET_EVENT_DECODER.decode(data)
     except msgspec.DecodeError as exc:
+        # A lost diff depth event breaks its book; any other lost frame is just one frame.
+        is_diff_depth = stream is not None and ("@depth@" in stream or stream.endswith("@depth"))
         where = table.stream_name(stream, count=False) if stream else None
         raise w.protocol_error(
             exc,

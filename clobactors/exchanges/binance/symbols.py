@@ -8,8 +8,8 @@ a combined stream or an account can carry markets the connector was not asked to
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from types import TracebackType
 from typing import final
 
 import attrs
@@ -75,14 +75,16 @@ class SymbolTable:
     def instrument(self, name: str) -> Instrument | None:
         return self._instruments.get(name)
 
-    @contextmanager
-    def counting(self) -> Iterator[None]:
-        """Count every RemoteProtocolError raised inside as one malformed frame or body, and re-raise it."""
-        try:
-            yield
-        except RemoteProtocolError:
-            self._malformed += 1
-            raise
+    def counting(self) -> _Counting:
+        """Count every RemoteProtocolError raised inside as one malformed frame or body, and re-raise it.
+
+        A plain class rather than ``@contextmanager``: it wraps every frame decoded, and a generator-based
+        context manager cost ~0.8 µs a frame, a tenth of the whole decode (bench/run.py book-pipeline).
+        """
+        return _Counting(self)
+
+    def note_malformed(self) -> None:
+        self._malformed += 1
 
     def note_foreign_order(self) -> None:
         self._foreign_orders += 1
@@ -101,3 +103,20 @@ class SymbolTable:
             ignored_events=self._ignored_events,
             skipped_symbols=self._skipped_symbols,
         )
+
+
+@final
+class _Counting:
+    """The context manager of :meth:`SymbolTable.counting`."""
+
+    __slots__ = ("_table",)
+
+    def __init__(self, table: SymbolTable) -> None:
+        self._table = table
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if kind is not None and issubclass(kind, RemoteProtocolError):
+            self._table.note_malformed()

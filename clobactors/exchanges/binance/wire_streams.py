@@ -6,6 +6,7 @@ Source: Binance spot API, web-socket-streams.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Final, TypeAlias, final
 
@@ -141,10 +142,24 @@ STREAM_ERROR_DECODER: Final = msgspec.json.Decoder(StreamError)
 _PARTIAL_DEPTH_RE: Final = re.compile(r"@depth(?:5|10|20)(?:@\d+ms)?$")
 
 
+#: Stream name -> decode function; streams are few and long-lived, so the choice is made once per name.
+_DECODE_BY_STREAM: Final[dict[str, Callable[[msgspec.Raw | bytes], MarketPayload]]] = {}
+_MAX_CACHED_STREAMS: Final = 8192
+
+
+def _stream_decoder(stream: str) -> Callable[[msgspec.Raw | bytes], MarketPayload]:
+    if stream.endswith("@bookTicker"):
+        return BOOK_TICKER_EVENT_DECODER.decode
+    if _PARTIAL_DEPTH_RE.search(stream):
+        return PARTIAL_DEPTH_DECODER.decode
+    return MARKET_EVENT_DECODER.decode
+
+
 def decode_stream_payload(stream: str, data: msgspec.Raw | bytes) -> MarketPayload:
     """Decode a market stream payload, typed by stream name (book ticker and partial depth carry no ``e``)."""
-    if stream.endswith("@bookTicker"):
-        return BOOK_TICKER_EVENT_DECODER.decode(data)
-    if _PARTIAL_DEPTH_RE.search(stream):
-        return PARTIAL_DEPTH_DECODER.decode(data)
-    return MARKET_EVENT_DECODER.decode(data)
+    decode = _DECODE_BY_STREAM.get(stream)
+    if decode is None:
+        decode = _stream_decoder(stream)
+        if len(_DECODE_BY_STREAM) < _MAX_CACHED_STREAMS:
+            _DECODE_BY_STREAM[stream] = decode
+    return decode(data)
