@@ -124,6 +124,9 @@ class _Conn:
     #: Set by fault injection: reset instead of a close handshake; or frozen (half-open).
     aborted: bool = False
     stalled: bool = False
+    #: True while a frame is being written: a close cancelled into the middle of one must reset the socket,
+    #: since a close frame after half a text frame would corrupt the stream.
+    sending: bool = False
     link: WsLink | None = None
 
     def push(self, item: _Item) -> bool:
@@ -380,7 +383,7 @@ class SimRuntime:
             self.face.close_session(conn.session, self.now_ns())
             send.close()
             self.wake.set()
-        if conn.aborted:
+        if conn.aborted or (conn.sending and not gone):
             await ws.abort()
         elif conn.closing is not None and not gone:
             if conn.closing.code == 1008:
@@ -409,4 +412,6 @@ class SimRuntime:
                 if isinstance(item, DelayedFrame):
                     await trio.sleep_until(item.at)
                     item = item.data
+                conn.sending = True
                 await ws.send(item)
+                conn.sending = False
