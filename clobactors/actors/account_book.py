@@ -142,11 +142,17 @@ class AccountBook:
                 case _:
                     assert_never(event)
 
-    async def apply_update(self, ctx: Context, update: OrderUpdate) -> TrackedOrder | None:
-        """Merge one status report; adopt the order if we do not know it and it is still live."""
+    async def apply_update(
+        self, ctx: Context, update: OrderUpdate, *, adopt_ended: bool = False
+    ) -> TrackedOrder | None:
+        """Merge one status report; adopt the order if we do not know it and it is still live.
+
+        With ``adopt_ended`` an ended order is adopted too: reconciliation asked the exchange about it because
+        fills of it were waiting as orphans, which adopting it lets through (fills first, then its status).
+        """
         order = self._find(update)
         if order is None:
-            if update.status in TERMINAL_STATUSES or not update.client_order_id:
+            if not update.client_order_id or (update.status in TERMINAL_STATUSES and not adopt_ended):
                 await self.publish(ctx, self.tracker.apply_update(update))  # kept as an orphan
                 return None
             order = TrackedOrder(
@@ -163,7 +169,10 @@ class AccountBook:
             )
             self._adopted += 1
             logger.info("%s: adopted order %s we did not place", self.exchange, update.client_order_id)
-            await self.track(ctx, order, publish=False)
+            changes = self.tracker.track(order)  # adopts orphans naming our id; the report, those naming theirs
+            changes += self.tracker.apply_update(update)
+            await self._publish_adopted(ctx, order, changes, update)
+            return order
         await self.publish(ctx, self.tracker.apply_update(update), update)
         return order
 
@@ -275,6 +284,24 @@ class AccountBook:
                 self._retire(order.client_order_id)
 
     # -- machinery -----------------------------------------------------------------------------------------
+
+    async def _publish_adopted(
+        self, ctx: Context, order: TrackedOrder, changes: list[Change], report: OrderUpdate
+    ) -> None:
+        """Publish a just-adopted order's first report: the waiting fills it let through, then its state once,
+        so ``filled`` never precedes its fills nor repeats."""
+        changed = False
+        for change in changes:
+            if change.anomaly is not None:
+                logger.warning("%s: report dropped: %s", self.exchange, change.anomaly.error)
+            elif change.changed:
+                changed = True
+                if change.fill is not None:
+                    await self._emit(ctx, self._named(change.fill, order.client_order_id, order))
+        if changed:
+            await self._publish_order(ctx, order, report.ts_exchange)
+            if order.is_terminal:
+                self._retire(order.client_order_id)
 
     def _find(self, update: OrderUpdate) -> TrackedOrder | None:
         if update.client_order_id:

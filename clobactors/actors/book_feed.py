@@ -2,10 +2,13 @@
 
 One :class:`BookFeed` actor serves any exchange by driving its dialect (style lesson 2: a thin I/O shell):
 
-* **Connections.** Instruments are split across connections so that each carries at most
-  ``dialect.max_streams_per_connection`` streams; one instrument's channels always share a connection, so
-  a connection problem touches only the books it carries. Each connection is ``market_stream_url`` plus
-  ``subscribe_frames``, read by one task that owns it.
+* **Connections.** Subscriptions are first partitioned by ``dialect.connection_group`` (groups never share
+  a connection: Binance USD-M serves book/BBO and trades/mark on separate routes), then each group's
+  instruments are split across connections so that each carries at most
+  ``dialect.max_streams_per_connection`` streams; within a group one instrument's channels share a
+  connection. A book lives with the connection carrying its BOOK channel: only that connection's loss or
+  errors mark it stale and resync it, so a connection problem touches only the books it carries. Each
+  connection is ``market_stream_url`` plus ``subscribe_frames``, read by one task that owns it.
 * **Sync.** Each instrument has an :class:`~clobactors.book.L2Book` and the dialect's ``BookSync``. Deltas go
   through the sync, which buffers them until a snapshot (REST, fetched once the first delta is buffered so
   the buffer can cover it, or from the stream) and then says what to apply. A :class:`~clobactors.errors.
@@ -137,7 +140,8 @@ class BookFeed:
 
     ``derive_bbo``: publish a BestBidAsk derived from the book when its top changes; ``None`` means "only
     when the BBO channel is not subscribed". ``price_decimals`` overrides the book's price grid, which is
-    otherwise the instrument's tick (the exchange may write more decimals: those prices take a slower path).
+    otherwise ``dialect.book_price_decimals`` (the exchange's fixed wire width, so its strings take the book's
+    fast path) or else the instrument's tick (the exchange may write more decimals: those take a slower path).
     """
 
     name: str
@@ -238,28 +242,42 @@ class BookFeed:
         dialect = self.link.dialect
         for name in self.instruments:
             rules = self.link.rules(name)
+            instrument = rules.instrument
             decimals = self.price_decimals
             if decimals is None:
-                decimals = price_decimals_for_tick(rules.tick_size)
-            instrument = rules.instrument
+                # The wire's fixed width when the dialect knows it (the fast path), never coarser than the tick.
+                tick = price_decimals_for_tick(rules.tick_size)
+                wire = dialect.book_price_decimals(instrument)
+                decimals = tick if wire is None else max(wire, tick)
             self._books[name] = InstrumentBook(
                 instrument, L2Book(decimals, name), dialect.new_book_sync(instrument), owner=self.name
             )
-        # The instrument with the most channels (a perpetual's MARK) sizes the connections.
-        per_instrument = max(len(self._channels_of(b.instrument)) for b in self._books.values())
-        if per_instrument > dialect.max_streams_per_connection:
-            raise ConfigError(
-                f"{per_instrument} channels per instrument exceed {dialect.name}'s "
-                f"{dialect.max_streams_per_connection} streams per connection"
-            )
-        per_connection = dialect.max_streams_per_connection // per_instrument
-        names = list(self._books)
-        for index, start in enumerate(range(0, len(names), per_connection)):
-            books = {n: self._books[n] for n in names[start : start + per_connection]}
-            subs = tuple(
-                Subscription(ch, b.instrument) for b in books.values() for ch in self._channels_of(b.instrument)
-            )
-            self._connections.append(BookGroup(index, books, subs))
+        # Subscriptions by connection group, then by instrument (insertion order: instruments as listed).
+        groups: dict[str, dict[str, list[Subscription]]] = {}
+        for name, book in self._books.items():
+            for channel in self._channels_of(book.instrument):
+                sub = Subscription(channel, book.instrument)
+                groups.setdefault(dialect.connection_group(sub), {}).setdefault(name, []).append(sub)
+        for group in groups.values():
+            # The instrument with the most channels in the group (a perpetual's MARK) sizes its connections.
+            per_instrument = max(len(subs) for subs in group.values())
+            if per_instrument > dialect.max_streams_per_connection:
+                raise ConfigError(
+                    f"{per_instrument} channels per instrument exceed {dialect.name}'s "
+                    f"{dialect.max_streams_per_connection} streams per connection"
+                )
+            per_connection = dialect.max_streams_per_connection // per_instrument
+            names = list(group)
+            for start in range(0, len(names), per_connection):
+                chunk = names[start : start + per_connection]
+                # A book lives with the connection of its BOOK channel (its first channel without one).
+                books = {n: self._books[n] for n in chunk if self._book_channel(n) in (s.channel for s in group[n])}
+                subs = tuple(s for n in chunk for s in group[n])
+                self._connections.append(BookGroup(len(self._connections), books, subs, frozenset(chunk)))
+
+    def _book_channel(self, name: str) -> Channel:
+        channels = self._channels_of(self._books[name].instrument)
+        return Channel.BOOK if Channel.BOOK in channels else channels[0]
 
     def _channels_of(self, instrument: Instrument) -> tuple[Channel, ...]:
         if instrument.kind is InstrumentKind.PERPETUAL:
@@ -367,12 +385,15 @@ class BookFeed:
                     self._on_control(item)
                     continue
                 conn.got_data = True
-                book = conn.books.get(item.instrument)
-                if book is None:
+                if item.instrument not in conn.instruments:
                     counters.unknown += 1
                     continue
                 match item:
                     case BookDelta() | BookSnapshot():
+                        book = conn.books.get(item.instrument)
+                        if book is None:  # a book update on a connection that does not own the book
+                            counters.unknown += 1
+                            continue
                         await keeper.on_book(ctx, conn, book, item, frame.received_at, frame.received_ns)
                     case Trade() | BestBidAsk() | MarkPrice():
                         ctx.publish_nowait(item)

@@ -55,11 +55,16 @@ class ReconnectNeeded(Exception):
 
 @attrs.define(eq=False)
 class BookGroup:
-    """The books one connection carries, and the nursery their snapshot fetches run in while it is open."""
+    """The books one connection carries, and the nursery their snapshot fetches run in while it is open.
+
+    ``instruments`` are all the instruments it has streams of; ``books`` only those whose BOOK channel it
+    carries (an instrument's trades or mark price may come on another connection than its book).
+    """
 
     index: int
     books: dict[str, InstrumentBook]
     subscriptions: tuple[Subscription, ...]
+    instruments: frozenset[str]
     tasks: trio.Nursery | None = None
     #: A frame decoded since the connection opened (resets the reconnect backoff).
     got_data: bool = False
@@ -123,8 +128,10 @@ class BookKeeper:
             return
         if exc.hint is RecoveryHint.RECONNECT:
             raise ReconnectNeeded(f"protocol error: {exc}")
-        if book is None:
+        if book is None and exc.instrument:
             book = group.books.get(exc.instrument)
+            if book is None:
+                return  # not a book of this connection: its non-book data has no state to resync
         for target in (book,) if book is not None else tuple(group.books.values()):
             await self._resync(ctx, group, target, str(exc), keep if target is book else None)
 

@@ -11,8 +11,15 @@ the user stream there) changes nothing the second time.
 2. open orders: each is merged; one we do not know is adopted;
 3. fills of every instrument we trade, since the last fill we saw minus a margin (or a look-back window on a
    fresh start), deduplicated by trade id;
-4. orders we believe live that the exchange no longer lists are queried one by one to learn their terminal
+4. fills of orders we do not track (they ended while no session ran, so no open-order list names them) wait
+   as orphans; each such order is queried by the exchange's id and adopted with its reported state, which
+   lets its fills through, then its final status;
+5. orders we believe live that the exchange no longer lists are queried one by one to learn their terminal
    state; one the exchange no longer knows at all is concluded ``expired`` with the reason.
+
+What no reconciliation can learn: an order of an earlier process that ended *without a fill* while no session
+ran (cancelled, expired). No open-order list, trade list or stream names it, and the connector keeps no state
+across processes, so nothing here knows to ask about it.
 
 Orders whose own request is still in flight (pending create/cancel) or already being resolved (unknown) are
 left to the task that owns them.
@@ -44,11 +51,13 @@ from clobactors.errors import (
     ActorUnavailable,
     ConfigError,
     ExchangeError,
+    LocalProtocolError,
     RemoteProtocolError,
     TransportError,
     UnknownOrder,
 )
-from clobactors.messages import OrderUpdate
+from clobactors.httpspec import HttpRequestSpec
+from clobactors.messages import Fill, OrderUpdate
 from clobactors.model import OrderStatus
 from clobactors.orders import InFlight, TrackedOrder
 from clobactors.ratelimit import Priority
@@ -102,6 +111,8 @@ class ReconcileSummary:
     vanished: int
     #: Position legs listed (perpetual venues; 0 on spot).
     positions: int = 0
+    #: Untracked orders that fills named, queried by exchange id and adopted with their reported state.
+    resolved: int = 0
 
 
 async def query_order(ctx: Context, link: ExchangeLink, order: TrackedOrder) -> OrderUpdate | None:
@@ -109,6 +120,10 @@ async def query_order(ctx: Context, link: ExchangeLink, order: TrackedOrder) -> 
     spec = link.dialect.query_order_request(
         link.instrument(order.instrument), order.client_order_id, link.credentials, link.now_ms()
     )
+    return await _ask(ctx, link, spec)
+
+
+async def _ask(ctx: Context, link: ExchangeLink, spec: HttpRequestSpec) -> OrderUpdate | None:
     try:
         result = await link.rest(ctx, spec, Priority.QUERY)
     except UnknownOrder:
@@ -201,6 +216,8 @@ async def reconcile(
         fills += len(found)
         await book.apply(ctx, found)
 
+    resolved = await _resolve_orphan_fills(ctx, link, book)
+
     vanished = 0
     settled = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
     for order in book.tracker.open_orders():
@@ -221,4 +238,30 @@ async def reconcile(
         fills=fills,
         vanished=vanished,
         positions=positions,
+        resolved=resolved,
     )
+
+
+async def _resolve_orphan_fills(ctx: Context, link: ExchangeLink, book: AccountBook) -> int:
+    """Query and adopt each untracked order that orphan fills name by exchange id; returns orders adopted."""
+    wanted: dict[str, str] = {}  # exchange order id -> instrument, in the order the fills came
+    for orphan in book.tracker.orphans:
+        eid = orphan.exchange_order_id
+        if isinstance(orphan, Fill) and eid and book.tracker.by_exchange_id(eid) is None:
+            wanted.setdefault(eid, orphan.instrument)
+    resolved = 0
+    for eid, name in wanted.items():
+        try:
+            spec = link.dialect.query_order_request(
+                link.instrument(name), "", link.credentials, link.now_ms(), exchange_order_id=eid
+            )
+        except LocalProtocolError as exc:  # an id this dialect cannot query by
+            logger.warning("%s: fills of order %s left unattached: %s", link.name, eid, exc)
+            continue
+        report = await _ask(ctx, link, spec)
+        if report is None or report.exchange_order_id != eid:
+            logger.warning("%s: fills of order %s left unattached: the exchange does not know it", link.name, eid)
+            continue
+        if await book.apply_update(ctx, report, adopt_ended=True) is not None:
+            resolved += 1
+    return resolved

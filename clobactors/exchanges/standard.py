@@ -222,6 +222,23 @@ class SpotDialect(Protocol[C]):
         """URL for one market connection carrying ``subscriptions`` (subscribe frames may be empty)."""
         ...
 
+    def connection_group(self, subscription: Subscription) -> str:
+        """Which connections may carry ``subscription``: subscriptions of different groups never share one.
+
+        ``""`` for every subscription where any connection carries any stream. An exchange serving streams
+        on separate endpoints (Binance USD-M's /public and /market routes) names the endpoint, and the book
+        feed opens a connection per group, so one instrument's channels may span connections.
+        """
+        ...
+
+    def book_price_decimals(self, instrument: Instrument) -> int | None:
+        """Decimals the exchange writes in book prices when fixed (Binance spot: 8), else ``None``.
+
+        The book's price grid then matches the wire spelling, so levels take the book's fast path (no
+        Decimal); ``None`` means the book uses the instrument's tick.
+        """
+        ...
+
     def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
         """Frames to send after connecting (empty when the URL carries the subscriptions)."""
         ...
@@ -282,8 +299,11 @@ class SpotDialect(Protocol[C]):
     def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]: ...
 
     def query_order_request(
-        self, instrument: Instrument, client_order_id: str, credentials: C, now_ms: int
-    ) -> HttpRequestSpec: ...
+        self, instrument: Instrument, client_order_id: str, credentials: C, now_ms: int, *, exchange_order_id: str = ""
+    ) -> HttpRequestSpec:
+        """Ask for one order by our id, or by the exchange's when ours is empty (a trade of an order we never
+        tracked names only the exchange's)."""
+        ...
 
     def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate: ...
 

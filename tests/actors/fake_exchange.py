@@ -219,9 +219,16 @@ class FakeDialect:
         return [self._update(o, recv_ns) for o in msgspec.json.decode(result.body, type=list[_Order])]
 
     def query_order_request(
-        self, instrument: Instrument, client_order_id: str, credentials: object, now_ms: int
+        self,
+        instrument: Instrument,
+        client_order_id: str,
+        credentials: object,
+        now_ms: int,
+        *,
+        exchange_order_id: str = "",
     ) -> HttpRequestSpec:
-        params = [("symbol", instrument.symbol), ("cid", client_order_id)]
+        ref = ("cid", client_order_id) if client_order_id else ("oid", exchange_order_id)
+        params = [("symbol", instrument.symbol), ref]
         return self._signed("GET", "/order", params, credentials, now_ms)
 
     def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate:
@@ -475,7 +482,11 @@ class FakeExchange:
                     order.status, order.ts = "cancelled", self.server_ms()
                 return self._ok(live)
             case "GET", "/order":
-                order = self._visible(params["cid"])
+                if "oid" in params:
+                    order = next((o for o in self.orders.values() if o.oid == params["oid"]), None)
+                    order = None if order is None else self._visible(order.cid)
+                else:
+                    order = self._visible(params["cid"])
                 return self._error(404, "unknown", "unknown order") if order is None else self._ok(order)
             case "GET", "/open":
                 return self._ok([o for o in self.orders.values() if o.status in ("open", "partially_filled")])

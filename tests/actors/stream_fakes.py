@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from decimal import Decimal
 
 import attrs
@@ -43,6 +43,7 @@ from clobactors.errors import (
     TransportError,
 )
 from clobactors.exchanges.standard import (
+    Channel,
     Control,
     ControlKind,
     ExchangeInfo,
@@ -193,6 +194,8 @@ class StreamDialect:
     user_stream_auth: UserStreamAuth = UserStreamAuth.LISTEN_KEY
     listen_key_interval: float = 1800.0
     checksums: bool = False
+    #: Connection group per channel (``connection_group``); unlisted channels are in group ``""``.
+    groups: Mapping[Channel, str] = attrs.field(factory=dict)
     _by_symbol: dict[str, str] = attrs.field(factory=lambda: {s: n for n, s in SYMBOLS.items()})
 
     def register_instruments(self, instruments: Sequence[Instrument]) -> None:
@@ -200,6 +203,12 @@ class StreamDialect:
 
     def market_stream_url(self, subscriptions: Sequence[Subscription]) -> str:
         return f"ws://127.0.0.1:{self.ws_port}/market"
+
+    def connection_group(self, subscription: Subscription) -> str:
+        return self.groups.get(subscription.channel, "")
+
+    def book_price_decimals(self, instrument: Instrument) -> int | None:
+        return None
 
     def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
         args = [f"{s.instrument.symbol}@{CHANNEL_NAMES[s.channel.value]}" for s in subscriptions]
@@ -553,13 +562,18 @@ async def open_venue(
     auth: UserStreamAuth = UserStreamAuth.LISTEN_KEY,
     checksums: bool = False,
     max_streams: int = 12,
+    groups: Mapping[Channel, str] | None = None,
 ) -> AsyncIterator[ExchangeLink]:
     """Serve ``venue`` (REST and WebSocket) on 127.0.0.1 port 0 and yield a link to it."""
     async with trio.open_nursery() as nursery:
         http_port = await nursery.start(HttpServer(venue.handle_http).serve)
         ws_port = await nursery.start(WsServer(venue.handle_ws).serve)
         dialect = StreamDialect(
-            ws_port, user_stream_auth=auth, checksums=checksums, max_streams_per_connection=max_streams
+            ws_port,
+            user_stream_auth=auth,
+            checksums=checksums,
+            max_streams_per_connection=max_streams,
+            groups=dict(groups or {}),
         )
         rules = {
             name: InstrumentRules(instrument=instrument(name), tick_size=Decimal("0.01"), lot_size=Decimal("0.001"))

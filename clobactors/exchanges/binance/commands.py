@@ -157,12 +157,7 @@ def cancel_order(
 ) -> HttpRequestSpec:
     """``DELETE /api/v3/order`` by our id (preferred) or the exchange's."""
     params: list[tuple[str, signing.ParamValue]] = [("symbol", instrument.symbol)]
-    if command.client_order_id:
-        params.append(("origClientOrderId", command.client_order_id))
-    elif command.exchange_order_id.isdigit():
-        params.append(("orderId", command.exchange_order_id))
-    else:
-        raise LocalProtocolError("a cancel needs our client order id or Binance's numeric order id")
+    params.append(_order_ref(command.client_order_id, command.exchange_order_id, "a cancel"))
     return signed("DELETE", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 
@@ -181,6 +176,15 @@ def cancel_all(
     return signed("DELETE", urls.OPEN_ORDERS, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 
+def _order_ref(client_order_id: str, exchange_order_id: str, what: str) -> tuple[str, signing.ParamValue]:
+    """The parameter naming one order: our id when we have it, else Binance's numeric one."""
+    if client_order_id:
+        return ("origClientOrderId", client_order_id)
+    if exchange_order_id.isdigit():
+        return ("orderId", exchange_order_id)
+    raise LocalProtocolError(f"{what} needs our client order id or Binance's numeric order id")
+
+
 def query_order(
     instrument: Instrument,
     client_order_id: str,
@@ -188,11 +192,11 @@ def query_order(
     *,
     now_ms: int,
     recv_window: int | None,
+    exchange_order_id: str = "",
 ) -> HttpRequestSpec:
-    params: list[tuple[str, signing.ParamValue]] = [
-        ("symbol", instrument.symbol),
-        ("origClientOrderId", client_order_id),
-    ]
+    """``GET /api/v3/order`` by our id (preferred) or Binance's numeric one."""
+    params: list[tuple[str, signing.ParamValue]] = [("symbol", instrument.symbol)]
+    params.append(_order_ref(client_order_id, exchange_order_id, "a query"))
     return signed("GET", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 

@@ -75,6 +75,8 @@ IDLE_TIMEOUT: Final = 60.0
 MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
 #: A listen key lives 60 minutes; Binance advises a keepalive every 30.
 LISTEN_KEY_INTERVAL: Final = 30 * 60.0
+#: Decimals in every price Binance spot writes (``"27000.01000000"``), whatever the tick.
+PRICE_DECIMALS: Final = 8
 
 
 @final
@@ -189,6 +191,16 @@ class BinanceSpotDialect:
         with self._symbols.counting():
             return codec_rest.decode_book_snapshot(result, instrument, recv_ns)
 
+    def connection_group(self, subscription: Subscription) -> str:
+        """``""``: one combined-stream connection carries any mix of streams."""
+        return ""
+
+    def book_price_decimals(self, instrument: Instrument) -> int:
+        """8: Binance spot writes every price with 8 decimals whatever the tick (``"4.00000200"`` in the REST
+        depth snapshot and ``"25.35190000"`` in bookTicker, per the API docs), so books keyed on 8 decimals
+        take the fast path on the wire strings."""
+        return PRICE_DECIMALS
+
     def new_book_sync(self, instrument: Instrument) -> BinanceSpotBookSync:
         return BinanceSpotBookSync(instrument.name)
 
@@ -264,10 +276,21 @@ class BinanceSpotDialect:
             return codec_rest.decode_cancel_all(result, recv_ns, self._symbols)
 
     def query_order_request(
-        self, instrument: Instrument, client_order_id: str, credentials: Credentials, now_ms: int
+        self,
+        instrument: Instrument,
+        client_order_id: str,
+        credentials: Credentials,
+        now_ms: int,
+        *,
+        exchange_order_id: str = "",
     ) -> HttpRequestSpec:
         return commands.query_order(
-            instrument, client_order_id, credentials, now_ms=now_ms, recv_window=self.recv_window
+            instrument,
+            client_order_id,
+            credentials,
+            now_ms=now_ms,
+            recv_window=self.recv_window,
+            exchange_order_id=exchange_order_id,
         )
 
     def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate:

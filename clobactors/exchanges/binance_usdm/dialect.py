@@ -183,6 +183,16 @@ class BinanceUsdmDialect:
         """The route a subscription's stream is served on (connections under ROUTED carry one route)."""
         return urls.stream_route(subscription.channel)
 
+    def connection_group(self, subscription: Subscription) -> str:
+        """The stream's route under ROUTED (a connection serves one route), ``""`` under COMBINED."""
+        if self.endpoints.routing is StreamRouting.ROUTED:
+            return self.stream_route(subscription).value
+        return ""
+
+    def book_price_decimals(self, instrument: Instrument) -> None:
+        """``None``: USD-M writes prices without fixed width (``"45266.16"``, ``"9.91"``); the tick sets the grid."""
+        return None
+
     def market_stream_url(self, subscriptions: Sequence[Subscription]) -> str:
         routes = sorted({self.stream_route(s) for s in subscriptions})
         if self.endpoints.routing is StreamRouting.ROUTED and len(routes) > 1:
@@ -288,10 +298,21 @@ class BinanceUsdmDialect:
             return codec_rest.decode_cancel_all(result)
 
     def query_order_request(
-        self, instrument: Instrument, client_order_id: str, credentials: Credentials, now_ms: int
+        self,
+        instrument: Instrument,
+        client_order_id: str,
+        credentials: Credentials,
+        now_ms: int,
+        *,
+        exchange_order_id: str = "",
     ) -> HttpRequestSpec:
         return commands.query_order(
-            instrument, client_order_id, credentials, now_ms=now_ms, recv_window=self.recv_window
+            instrument,
+            client_order_id,
+            credentials,
+            now_ms=now_ms,
+            recv_window=self.recv_window,
+            exchange_order_id=exchange_order_id,
         )
 
     def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate:

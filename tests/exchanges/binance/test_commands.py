@@ -142,6 +142,10 @@ def test_account_queries() -> None:
     query = dialect.query_order_request(LTCBTC, "myOrder1", CREDENTIALS, 7)
     assert (query.method, query.path) == ("GET", "/api/v3/order")
     assert query.query_string().startswith("symbol=LTCBTC&origClientOrderId=myOrder1&")
+    by_id = dialect.query_order_request(LTCBTC, "", CREDENTIALS, 7, exchange_order_id="4242")
+    assert by_id.query_string().startswith("symbol=LTCBTC&orderId=4242&")
+    with pytest.raises(LocalProtocolError):
+        dialect.query_order_request(LTCBTC, "", CREDENTIALS, 7, exchange_order_id="not-a-number")
     every = dialect.open_orders_request(None, CREDENTIALS, 7)
     assert every.query_string().startswith("recvWindow=5000&timestamp=7&")
     one = dialect.open_orders_request(LTCBTC, CREDENTIALS, 7)

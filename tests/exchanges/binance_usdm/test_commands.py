@@ -149,6 +149,10 @@ def test_cancel_query_open_orders_fills() -> None:
     query = d.query_order_request(BTC, "abc", CREDENTIALS, NOW)
     assert (query.method, query.path) == ("GET", "/fapi/v1/order")
     assert _query(query.params) == ["symbol", "origClientOrderId"]
+    query_by_id = d.query_order_request(BTC, "", CREDENTIALS, NOW, exchange_order_id="42")
+    assert dict(query_by_id.params)["orderId"] == "42" and "origClientOrderId" not in dict(query_by_id.params)
+    with pytest.raises(LocalProtocolError):
+        d.query_order_request(BTC, "", CREDENTIALS, NOW)
     assert _query(d.open_orders_request(None, CREDENTIALS, NOW).params) == []
     fills = d.fills_request(BTC, 123, CREDENTIALS, NOW)
     assert (fills.path, fills.query_string().split("&recvWindow")[0]) == (
