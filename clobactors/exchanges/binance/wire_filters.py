@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Final, TypeAlias, final
+from typing import Final, Generic, TypeAlias, TypeVar, final
 
 import msgspec
 
@@ -185,34 +185,62 @@ class _FilterTag(msgspec.Struct, frozen=True):
 
 
 _FILTER_TAG_DECODER: Final = msgspec.json.Decoder(_FilterTag)
-_KNOWN_FILTER_DECODER: Final[msgspec.json.Decoder[KnownFilter]] = msgspec.json.Decoder(KnownFilter)
-#: ``filterType`` values decoded into typed structs; anything else becomes :class:`UnknownFilter`.
-KNOWN_FILTER_TYPES: Final = frozenset(
-    str(cls.__struct_config__.tag)
-    for cls in (
+_K = TypeVar("_K")
+
+
+@final
+class FilterCodec(Generic[_K]):
+    """Two-stage filter decoding shared by Binance's spot and futures dialects.
+
+    msgspec tagged unions reject unknown tags, so the tag is read first: known ``filterType`` values decode
+    into the dialect's typed union, anything else becomes :class:`UnknownFilter` (kept verbatim, so a new
+    Binance filter never breaks decoding and the simulator re-sends it unchanged).
+    """
+
+    def __init__(self, union: object, known: Iterable[type[msgspec.Struct]]) -> None:
+        self._decoder: msgspec.json.Decoder[_K] = msgspec.json.Decoder(union)
+        #: ``filterType`` values decoded into typed structs.
+        self.known_types: frozenset[str] = frozenset(str(cls.__struct_config__.tag) for cls in known)
+
+    def decode(self, raw: msgspec.Raw | bytes) -> _K | UnknownFilter:
+        """One filter; an unknown ``filterType`` is kept raw, a malformed known one raises msgspec errors."""
+        tag = _FILTER_TAG_DECODER.decode(raw).filterType
+        if tag not in self.known_types:
+            return UnknownFilter(filter_type=tag, raw=raw if isinstance(raw, msgspec.Raw) else msgspec.Raw(raw))
+        return self._decoder.decode(raw)
+
+    def decode_all(self, raws: Iterable[msgspec.Raw]) -> tuple[_K | UnknownFilter, ...]:
+        """A ``filters`` or ``exchangeFilters`` array, kept raw in the structs."""
+        return tuple(self.decode(raw) for raw in raws)
+
+    @staticmethod
+    def encode_all(filters: Iterable[object]) -> tuple[msgspec.Raw, ...]:
+        """The simulator's inverse of :meth:`decode_all`: unknown filters go back out verbatim."""
+        return tuple(f.raw if isinstance(f, UnknownFilter) else msgspec.Raw(ENCODER.encode(f)) for f in filters)
+
+
+_CODEC: Final = FilterCodec[KnownFilter](
+    KnownFilter,
+    (
         PriceFilter, PercentPrice, PercentPriceBySide, LotSize, MarketLotSize, MinNotional, Notional,
         IcebergParts, MaxNumOrders, MaxNumAlgoOrders, MaxNumIcebergOrders, MaxPosition, TrailingDelta,
         ExchangeMaxNumOrders, ExchangeMaxNumAlgoOrders, MaxAsset,
-    )
+    ),
 )  # fmt: skip
+#: ``filterType`` values decoded into typed structs; anything else becomes :class:`UnknownFilter`.
+KNOWN_FILTER_TYPES: Final = _CODEC.known_types
 
 
 def decode_filter(raw: msgspec.Raw | bytes) -> SymbolFilter:
-    """Decode one filter object; an unknown ``filterType`` is kept raw, a malformed known one raises.
-
-    Two stages because msgspec tagged unions reject unknown tags: read the tag, then pick the type.
-    """
-    tag = _FILTER_TAG_DECODER.decode(raw).filterType
-    if tag not in KNOWN_FILTER_TYPES:
-        return UnknownFilter(filter_type=tag, raw=raw if isinstance(raw, msgspec.Raw) else msgspec.Raw(raw))
-    return _KNOWN_FILTER_DECODER.decode(raw)
+    """Decode one filter object; an unknown ``filterType`` is kept raw, a malformed known one raises."""
+    return _CODEC.decode(raw)
 
 
 def decode_filters(raws: Iterable[msgspec.Raw]) -> tuple[SymbolFilter, ...]:
     """Decode a ``filters`` or ``exchangeFilters`` array, kept raw in the structs."""
-    return tuple(decode_filter(raw) for raw in raws)
+    return _CODEC.decode_all(raws)
 
 
 def encode_filters(filters: Iterable[SymbolFilter]) -> tuple[msgspec.Raw, ...]:
     """The simulator's inverse of :func:`decode_filters`: unknown filters go back out verbatim."""
-    return tuple(f.raw if isinstance(f, UnknownFilter) else msgspec.Raw(ENCODER.encode(f)) for f in filters)
+    return FilterCodec.encode_all(filters)

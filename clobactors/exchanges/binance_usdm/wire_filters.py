@@ -13,7 +13,8 @@ from typing import Final, TypeAlias, final
 
 import msgspec
 
-from clobactors.exchanges.binance.wire_base import ENCODER, RestStruct
+from clobactors.exchanges.binance.wire_base import RestStruct
+from clobactors.exchanges.binance.wire_filters import FilterCodec, LotSize, MarketLotSize, PriceFilter, UnknownFilter
 
 __all__ = [
     "KNOWN_FILTER_TYPES",
@@ -35,33 +36,6 @@ __all__ = [
 
 class _Filter(RestStruct, frozen=True, kw_only=True, tag_field="filterType"):
     """Base of known futures filters, tagged on ``filterType``."""
-
-
-@final
-class PriceFilter(_Filter, frozen=True, kw_only=True, tag="PRICE_FILTER"):
-    """§ Filters › PRICE_FILTER (each rule disabled when 0)."""
-
-    min_price: Decimal
-    max_price: Decimal
-    tick_size: Decimal
-
-
-@final
-class LotSize(_Filter, frozen=True, kw_only=True, tag="LOT_SIZE"):
-    """§ Filters › LOT_SIZE."""
-
-    min_qty: Decimal
-    max_qty: Decimal
-    step_size: Decimal
-
-
-@final
-class MarketLotSize(_Filter, frozen=True, kw_only=True, tag="MARKET_LOT_SIZE"):
-    """§ Filters › MARKET_LOT_SIZE."""
-
-    min_qty: Decimal
-    max_qty: Decimal
-    step_size: Decimal
 
 
 @final
@@ -97,44 +71,26 @@ class MinNotional(_Filter, frozen=True, kw_only=True, tag="MIN_NOTIONAL"):
     notional: Decimal
 
 
-@final
-class UnknownFilter(msgspec.Struct, frozen=True, kw_only=True):
-    """A filter type not known here, kept verbatim so a new Binance filter never breaks decoding."""
-
-    filter_type: str
-    raw: msgspec.Raw
-
-
 KnownFilter: TypeAlias = (
     PriceFilter | LotSize | MarketLotSize | MaxNumOrders | MaxNumAlgoOrders | PercentPrice | MinNotional
 )
 SymbolFilter: TypeAlias = KnownFilter | UnknownFilter
 
-
-class _FilterTag(msgspec.Struct, frozen=True):
-    filterType: str
-
-
-_FILTER_TAG_DECODER: Final = msgspec.json.Decoder(_FilterTag)
-_KNOWN_FILTER_DECODER: Final[msgspec.json.Decoder[KnownFilter]] = msgspec.json.Decoder(KnownFilter)
-KNOWN_FILTER_TYPES: Final = frozenset(
-    str(cls.__struct_config__.tag)
-    for cls in (PriceFilter, LotSize, MarketLotSize, MaxNumOrders, MaxNumAlgoOrders, PercentPrice, MinNotional)
+_CODEC: Final = FilterCodec[KnownFilter](
+    KnownFilter, (PriceFilter, LotSize, MarketLotSize, MaxNumOrders, MaxNumAlgoOrders, PercentPrice, MinNotional)
 )
+KNOWN_FILTER_TYPES: Final = _CODEC.known_types
 
 
 def decode_filter(raw: msgspec.Raw | bytes) -> SymbolFilter:
     """One filter; an unknown ``filterType`` is kept raw, a malformed known one raises msgspec errors."""
-    tag = _FILTER_TAG_DECODER.decode(raw).filterType
-    if tag not in KNOWN_FILTER_TYPES:
-        return UnknownFilter(filter_type=tag, raw=raw if isinstance(raw, msgspec.Raw) else msgspec.Raw(raw))
-    return _KNOWN_FILTER_DECODER.decode(raw)
+    return _CODEC.decode(raw)
 
 
 def decode_filters(raws: Iterable[msgspec.Raw]) -> tuple[SymbolFilter, ...]:
-    return tuple(decode_filter(raw) for raw in raws)
+    return _CODEC.decode_all(raws)
 
 
 def encode_filters(filters: Iterable[SymbolFilter]) -> tuple[msgspec.Raw, ...]:
     """The simulator's inverse of :func:`decode_filters`: unknown filters go back out verbatim."""
-    return tuple(f.raw if isinstance(f, UnknownFilter) else msgspec.Raw(ENCODER.encode(f)) for f in filters)
+    return FilterCodec.encode_all(filters)
