@@ -1,21 +1,28 @@
-"""Our own overhead on an order: from the command to the bytes handed to the HTTP transport.
+"""Our own overhead on an order: from the command to the first byte of its request written to a socket.
 
 The exchange tree's order path runs in-process (rate limiter actor and order manager under a supervisor,
-exactly as ``session.exchange_tree`` wires them) over an ``httpx.MockTransport`` whose handler *is* the
-simulator's Binance face, called in-process: no socket, no server. The handler stamps the moment httpx hands
-it the finished request, which is where a real transport would start writing bytes. So
+exactly as ``session.exchange_tree`` wires them). The REST transport is the production one
+(:class:`~clobactors.transport.http.HttpTransport`, its h11 client) over a real loopback TCP connection to an
+HTTP server in the same trio run (``clobactors.sim.http_server.HttpServer``) whose handler is the
+simulator's Binance face. The client's connection is opened by a seam of the transport (``connect``) that
+writes through the raw socket and stamps ``perf_counter_ns`` as soon as the ``send`` syscall has returned
+with the request's first bytes in the kernel: nothing of ours can come later. So
 
-* ``ask -> request at the transport`` is everything of ours: the ask to the order manager, local rules,
-  tracking, the rate limiter's grant (another ask), the dialect's encoding and HMAC signature, and httpx
-  building the request;
-* ``ask -> answered`` adds the face (matching in the simulated engine) and decoding and merging the answer.
+* ``ask -> first request byte written`` is everything of ours: the ask to the order manager, local rules,
+  tracking and publishing, the rate limiter's grant, the dialect's encoding and HMAC signature, serializing
+  the request and the ``send`` syscall;
+* ``ask -> answered`` adds the loopback, the server (h11 parsing, matching in the simulated engine),
+  reading and decoding the answer and merging it.
 
-A row also times the sans-IO part alone: ``dialect.place_order_request`` (encode + sign), per call.
+Reference rows: the same path with the httpx engine over an ``httpx.MockTransport`` whose handler is the face,
+stamped when httpx hands it the finished request (no socket: what the figure was before the h11 client),
+and the sans-IO part alone: ``dialect.place_order_request`` (encode + sign), per call.
 """
 
 from __future__ import annotations
 
 import random
+import socket
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -41,6 +48,7 @@ from clobactors.model import Instrument, InstrumentKind, OrderType, Side
 from clobactors.sim.config import SimConfig
 from clobactors.sim.engine import Engine
 from clobactors.sim.face_protocol import RestRequest
+from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse, HttpServer
 from clobactors.transport.http import HttpTransport
 
 _BASE: Final = "http://127.0.0.1:9"
@@ -48,18 +56,18 @@ _INSTRUMENT: Final = "BTC-USDT"
 _NAMES: Final = ExchangeNames("binance")
 
 
-class _FaceTransport:
-    """An ``httpx.MockTransport`` handler answering with the simulator's face in-process; stamps arrivals."""
+class _Face:
+    """The simulator's Binance face with one funded account; answers in-process, stamps arrivals."""
 
     def __init__(self) -> None:
         config = SimConfig.for_symbols(["BTCUSDT"], seed=1)
         self.face = BinanceFace(Engine(config.engine_rules()), seed=1, rate_limits=GENEROUS_LIMITS)
         self.account = self.face.add_account({"USDT": Decimal(10**9), "BTC": Decimal(10**4)})
-        self.arrivals: list[tuple[str, int]] = []
+        self.arrivals: list[int] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
-        arrived = time.perf_counter_ns()
-        self.arrivals.append((request.method, arrived))
+        """``httpx.MockTransport`` handler: stamps when httpx hands over the finished request."""
+        self.arrivals.append(time.perf_counter_ns())
         answer = self.face.handle_rest(
             RestRequest(
                 method=request.method,
@@ -72,6 +80,50 @@ class _FaceTransport:
             time.time_ns(),
         )
         return httpx.Response(answer.status, headers=list(answer.headers), content=answer.body)
+
+    async def serve(self, request: HttpRequest) -> HandlerResult:
+        """``HttpServer`` handler over the loopback socket."""
+        answer = self.face.handle_rest(
+            RestRequest(
+                method=request.method,
+                path=request.path,
+                query=request.query,
+                body=request.body.decode(),
+                headers=request.headers,
+                client_ip="127.0.0.1",
+            ),
+            time.time_ns(),
+        )
+        return HttpResponse(answer.status, tuple(answer.headers), answer.body)
+
+
+class _StampingStream(trio.abc.Stream):
+    """A loopback TCP stream that writes through the raw socket and stamps right after the ``send`` syscall."""
+
+    def __init__(self, sock: socket.socket, arrivals: list[int]) -> None:
+        self._sock = sock
+        self._inner = trio.SocketStream(trio.socket.from_stdlib_socket(sock))
+        self._arrivals = arrivals
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        try:
+            sent = self._sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        self._arrivals.append(time.perf_counter_ns())
+        if sent < len(data):
+            await self._inner.send_all(memoryview(data)[sent:])
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self._inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self._inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _tree(link: ExchangeLink) -> Supervisor:
@@ -90,11 +142,30 @@ def _tree(link: ExchangeLink) -> Supervisor:
     )
 
 
-async def _order_path(count: int) -> dict[str, list[int]]:
-    stub = _FaceTransport()
-    http = HttpTransport.from_url(_BASE, transport=httpx.MockTransport(stub))
-    dialect = BinanceSpotDialect.for_urls(rest=_BASE, ws="ws://127.0.0.1:9", ws_api="ws://127.0.0.1:9/ws-api/v3")
-    credentials = get_credentials("binance", {"api_key": stub.account.api_key, "api_secret": stub.account.secret})
+async def _order_path(count: int, engine: str) -> dict[str, list[int]]:
+    face = _Face()
+    async with trio.open_nursery() as nursery:
+        if engine == "h11":
+            port = await nursery.start(HttpServer(face.serve).serve)
+            base = f"http://127.0.0.1:{port}"
+
+            async def connect() -> trio.abc.Stream:
+                sock = socket.create_connection(("127.0.0.1", port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return _StampingStream(sock, face.arrivals)
+
+            http = HttpTransport.from_url(base, connect=connect)
+        else:
+            base = _BASE
+            http = HttpTransport.from_url(base, transport=httpx.MockTransport(face))
+        out = await _orders(count, face, http, base)
+        nursery.cancel_scope.cancel()
+    return out
+
+
+async def _orders(count: int, face: _Face, http: HttpTransport, base: str) -> dict[str, list[int]]:
+    dialect = BinanceSpotDialect.for_urls(rest=base, ws="ws://127.0.0.1:9", ws_api="ws://127.0.0.1:9/ws-api/v3")
+    credentials = get_credentials("binance", {"api_key": face.account.api_key, "api_secret": face.account.secret})
     link = ExchangeLink(
         name="binance", dialect=dialect, http=http, credentials=credentials, rate_limiter=_NAMES.rate_limiter
     )
@@ -106,19 +177,19 @@ async def _order_path(count: int) -> dict[str, list[int]]:
                 exchange="binance", instrument=_INSTRUMENT, side=Side.BUY, order_type=OrderType.LIMIT,
                 size=Decimal("0.01"), price=Decimal("1000.00"),
             )  # fmt: skip
-            stub.arrivals.clear()
+            face.arrivals.clear()
             start = time.perf_counter_ns()
             update = await system.ask(_NAMES.orders, place)
             done = time.perf_counter_ns()
             assert isinstance(update, OrderUpdate), update
-            out["place_wire"].append(stub.arrivals[0][1] - start)
+            out["place_wire"].append(face.arrivals[0] - start)
             out["place_done"].append(done - start)
             cancel = CancelOrder(exchange="binance", instrument=_INSTRUMENT, client_order_id=update.client_order_id)
-            stub.arrivals.clear()
+            face.arrivals.clear()
             start = time.perf_counter_ns()
             await system.ask(_NAMES.orders, cancel)
             done = time.perf_counter_ns()
-            out["cancel_wire"].append(stub.arrivals[0][1] - start)
+            out["cancel_wire"].append(face.arrivals[0] - start)
             out["cancel_done"].append(done - start)
     return out
 
@@ -143,33 +214,49 @@ def _encode_case(count: int) -> Case:
     return Case("sans-IO: dialect.place_order_request (encode + HMAC sign)", count, "call", prepare)
 
 
-@benchmark("order-overhead", "Our overhead on an order, in-process: command -> request at the HTTP transport")
+@benchmark("order-overhead", "Our overhead on an order: command -> first request byte written to a loopback socket")
 def order_overhead(settings: Settings) -> Table:
     count = 50 if settings.quick else 1000
-    runs = [trio.run(_order_path, count) for _ in range(settings.repeats)]
     rows = []
-    for key, name in (
-        ("place_wire", "PlaceOrder: ask -> request at the transport"),
-        ("place_done", "PlaceOrder: ask -> answered (face in-process)"),
-        ("cancel_wire", "CancelOrder: ask -> request at the transport"),
-        ("cancel_done", "CancelOrder: ask -> answered (face in-process)"),
+    for engine, count_here, labels in (
+        (
+            "h11",
+            count,
+            (
+                ("place_wire", "PlaceOrder: ask -> first request byte written (loopback socket)"),
+                ("place_done", "PlaceOrder: ask -> answered (loopback, face in-process)"),
+                ("cancel_wire", "CancelOrder: ask -> first request byte written (loopback socket)"),
+                ("cancel_done", "CancelOrder: ask -> answered (loopback, face in-process)"),
+            ),
+        ),
+        (
+            "httpx",
+            max(count // 4, 20),
+            (
+                ("place_wire", "reference, httpx engine: PlaceOrder ask -> request at httpx's transport"),
+                ("place_done", "reference, httpx engine: PlaceOrder ask -> answered (no socket)"),
+            ),
+        ),
     ):
-        samples = [sorted(run[key]) for run in runs]
-        rows.append(
-            Row(
-                name,
-                (
-                    Figure("p50 µs", "µs", tuple(percentile(s, 0.5) / 1e3 for s in samples)),
-                    Figure("p99 µs", "µs", tuple(percentile(s, 0.99) / 1e3 for s in samples)),
-                ),
+        runs = [trio.run(_order_path, count_here, engine) for _ in range(settings.repeats)]
+        for key, name in labels:
+            samples = [sorted(run[key]) for run in runs]
+            rows.append(
+                Row(
+                    name,
+                    (
+                        Figure("p50 µs", "µs", tuple(percentile(s, 0.5) / 1e3 for s in samples)),
+                        Figure("p99 µs", "µs", tuple(percentile(s, 0.99) / 1e3 for s in samples)),
+                    ),
+                )
             )
-        )
     encode = time_cases(settings, [_encode_case(200 if settings.quick else 5000)])[0]
     rows.append(Row(encode.name, encode.figures[:2]))
     return Table(
         tuple(rows),
         (
             f"{count} orders placed then cancelled per run, one at a time; one trio.run per run; perf_counter_ns",
+            "the wire stamp is taken right after the send syscall returned (bench_orders._StampingStream)",
             "target: our own overhead from an order command to bytes on the wire under 50 µs",
         ),
     )

@@ -404,6 +404,11 @@ class RateLimiter:
             wakeup = max(wakeup, self._paused_until)
         return PollResult(tuple(granted), wakeup)
 
+    def has_waiters(self, priority: Priority) -> bool:
+        """True when a ticket of ``priority`` or higher is queued (a newcomer must then queue behind it)."""
+        waiting = self._waiting
+        return any(waiting[p] for p in _SERVE_ORDER[: _SERVE_ORDER.index(priority) + 1])
+
     def try_acquire(self, cost: Cost, priority: Priority, now: float) -> Grant | Wait:
         """Grant at once if the request fits behind every queued waiter of its priority or higher."""
         now = self._tick(now)

@@ -4,11 +4,13 @@ An :class:`ExchangeLink` bundles the exchange's dialect, credentials, REST trans
 clock offset. It is built once per exchange tree (by the session) and handed to the rate limiter, book feed,
 user stream and order manager, which all talk REST through :meth:`ExchangeLink.rest`:
 
-1. ask the exchange's :class:`~clobactors.actors.rate_limiter.RateLimiterActor` for the request's cost at its
-   :class:`~clobactors.ratelimit.Priority` (:class:`Acquire`; the answer is the grant time);
+1. take the request's cost at its :class:`~clobactors.ratelimit.Priority` from the limiter: in the caller's
+   task through :attr:`ExchangeLink.gate` when nobody is queued and the pools have room, otherwise by asking
+   the exchange's :class:`~clobactors.actors.rate_limiter.RateLimiterActor` (:class:`Acquire`; the answer is
+   the grant time) and waiting in its priority queue (:mod:`clobactors.actors.rate_gate`);
 2. send it; transport failures propagate as :class:`~clobactors.errors.TransportError` subclasses;
-3. tell the limiter the usage the exchange reported in headers (:class:`UsageReport`);
-4. on a rate-limit answer (429/418) tell the limiter to pause everyone (:class:`RateLimitedNotice`);
+3. raise the limiter's counts to the usage the exchange reported in headers;
+4. on a rate-limit answer (429/418) pause every grant;
 5. raise the dialect's typed :class:`~clobactors.errors.ExchangeError` for an error answer;
 6. return the result, for the dialect to decode.
 
@@ -29,8 +31,10 @@ from typing import Any, Final, final
 
 import attrs
 import msgspec
+import trio
 
 from clobactors.actors.actor import Context
+from clobactors.actors.rate_gate import RateGate
 from clobactors.errors import ActorUnavailable, ConfigError, RateLimited
 from clobactors.exchanges.standard import ExchangeInfo, SpotDialect
 from clobactors.httpspec import HttpRequestSpec, HttpResult
@@ -112,10 +116,27 @@ class ExchangeLink:
     time_offset_ms: int = 0
     #: Local wall clock (injected so tests can pin it to the virtual clock).
     wall_ns: Callable[[], int] = attrs.field(default=_wall_ns, repr=False)
+    #: The running limiter's fast path (set by the RateLimiterActor while it runs).
+    gate: RateGate | None = attrs.field(default=None, repr=False)
 
     def now_ms(self) -> int:
         """Exchange-aligned wall-clock milliseconds, for signing timestamps."""
         return self.wall_ns() // 1_000_000 + self.time_offset_ms
+
+    def clock_offset(self) -> float:
+        """Exchange epoch seconds minus the trio clock: where the exchange's fixed windows roll over."""
+        return self.now_ms() / 1000 - trio.current_time()
+
+    def rate_limited(self, gate: RateGate, retry_after: float | None, *, banned: bool) -> None:
+        """Pause every grant after a 429 (or a 418 ban) and say so in the log."""
+        now = trio.current_time()
+        until = gate.on_rate_limited(retry_after, banned=banned)
+        logger.warning(
+            "%s: %s; every request paused for %.3fs",
+            self.name,
+            "IP banned (418)" if banned else "rate limited (429)",
+            until - now,
+        )
 
     def _info(self) -> ExchangeInfo:
         if self.info is None:
@@ -145,20 +166,44 @@ class ExchangeLink:
         """
         sent_at: float | None = None
         if self.rate_limiter:
-            cost = dict(self.dialect.request_cost(spec))
-            granted = await ctx.ask(self.rate_limiter, Acquire(cost=cost, priority=priority))
-            sent_at = granted if isinstance(granted, float) else None
+            sent_at = await self._acquire(ctx, spec, priority)
         result = await self.http.request(spec)
         if self.rate_limiter:
             usage = tuple(self.dialect.reported_usage(result))
             if usage:
-                await self._tell_limiter(ctx, UsageReport(usage=usage, sent_at=sent_at))
+                gate = self.gate
+                if gate is not None:
+                    gate.observe_usage(usage, sent_at)
+                else:
+                    await self._tell_limiter(ctx, UsageReport(usage=usage, sent_at=sent_at))
         if self.dialect.is_error(result):
             error = self.dialect.map_error(result)
             if isinstance(error, RateLimited) and self.rate_limiter:
-                await self._tell_limiter(ctx, RateLimitedNotice(retry_after=error.retry_after, banned=error.banned))
+                gate = self.gate
+                if gate is not None:
+                    self.rate_limited(gate, error.retry_after, banned=error.banned)
+                else:
+                    notice = RateLimitedNotice(retry_after=error.retry_after, banned=error.banned)
+                    await self._tell_limiter(ctx, notice)
             raise error
         return result
+
+    async def _acquire(self, ctx: Context, spec: HttpRequestSpec, priority: Priority) -> float | None:
+        """The grant time: at once through the gate when uncontended, else from the limiter's queue."""
+        cost = self.dialect.request_cost(spec)
+        gate = self.gate
+        if gate is None:
+            granted = await ctx.ask(self.rate_limiter, Acquire(cost=dict(cost), priority=priority))
+            return granted if isinstance(granted, float) else None
+        at = gate.try_grant(cost, priority)
+        if at is not None:
+            return at
+        gate.contend(priority)
+        try:
+            granted = await ctx.ask(self.rate_limiter, Acquire(cost=dict(cost), priority=priority))
+        finally:
+            gate.settled(priority)
+        return granted if isinstance(granted, float) else None
 
     async def rest_unthrottled(self, spec: HttpRequestSpec) -> HttpResult:
         """Send without the limiter (reference data before the pools are known); errors as :meth:`rest`."""
@@ -202,7 +247,11 @@ class ExchangeLink:
         server_ms = self.dialect.decode_server_time(result)
         self.time_offset_ms = server_ms - (before + after) // 2_000_000
         if throttled and self.rate_limiter:
-            await self._tell_limiter(ctx, ClockSync())
+            gate = self.gate
+            if gate is not None:
+                gate.set_clock_offset(self.clock_offset())
+            else:
+                await self._tell_limiter(ctx, ClockSync())
         return self.time_offset_ms
 
     async def _tell_limiter(self, ctx: Context, message: object) -> None:

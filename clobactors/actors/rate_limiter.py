@@ -5,6 +5,11 @@ It is the first actor of an exchange tree. On start it loads the exchange's refe
 :class:`~clobactors.ratelimit.RateLimiter` from the pools with the fixed windows aligned to the exchange's
 clock, and only then reports ready, so everything started after it finds the reference data loaded.
 
+The limiter is wrapped in a :class:`~clobactors.actors.rate_gate.RateGate` published on
+:attr:`ExchangeLink.gate` while this incarnation runs: ``ExchangeLink.rest`` grants uncontended requests
+there, in the caller's task, and applies usage reports, 429/418 pauses and clock syncs there too. Only
+requests that must wait come here as :class:`Acquire` asks (see :mod:`clobactors.actors.rate_gate`).
+
 Protocol (messages defined in :mod:`clobactors.actors.exchange`):
 
 * ``ask(Acquire(cost, priority))`` -> the grant time (``float``, trio clock). Queued by priority
@@ -35,6 +40,7 @@ from clobactors.actors.exchange import (
     RateLimitedNotice,
     UsageReport,
 )
+from clobactors.actors.rate_gate import RateGate
 from clobactors.errors import ConfigError
 from clobactors.ratelimit import RateLimiter, RateLimiterStatistics, Ticket
 
@@ -59,6 +65,8 @@ class RateLimiterActorStatistics:
     #: Asks waiting for a grant now.
     waiting: int
     granted: int
+    #: Of ``granted``, those granted in the caller's task (:meth:`RateGate.try_grant`), not queued here.
+    immediate: int
     #: Tickets withdrawn because their asker gave up.
     abandoned: int
     usage_reports: int
@@ -81,12 +89,10 @@ class RateLimiterActor:
     cancel_reserve: float = 0.1
     sweep_interval: float = 0.1
     _limiter: RateLimiter | None = attrs.field(default=None, init=False)
+    _gate: RateGate | None = attrs.field(default=None, init=False)
     _waiters: dict[int, tuple[Ticket, Request]] = attrs.field(factory=dict, init=False)
     _granted: int = attrs.field(default=0, init=False)
     _abandoned: int = attrs.field(default=0, init=False)
-    _usage_reports: int = attrs.field(default=0, init=False)
-    _notices: int = attrs.field(default=0, init=False)
-    _clock_syncs: int = attrs.field(default=0, init=False)
     _unexpected: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -96,9 +102,18 @@ class RateLimiterActor:
     async def run(self, ctx: Context, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Load reference data, build the limiter, report ready, then serve the inbox until stopped."""
         info = await self.link.load_reference_data(ctx)
-        limiter = RateLimiter(info.pools, cancel_reserve=self.cancel_reserve, clock_offset=self._clock_offset())
-        self._limiter = limiter
-        task_status.started()
+        limiter = RateLimiter(info.pools, cancel_reserve=self.cancel_reserve, clock_offset=self.link.clock_offset())
+        gate = RateGate(limiter)
+        self._limiter, self._gate = limiter, gate
+        self.link.gate = gate
+        try:
+            task_status.started()
+            await self._serve(ctx, limiter, gate)
+        finally:
+            if self.link.gate is gate:
+                self.link.gate = None  # a restarted limiter starts from scratch; until then, asks fail
+
+    async def _serve(self, ctx: Context, limiter: RateLimiter, gate: RateGate) -> None:
         while True:
             wakeup = self._poll(limiter)
             deadline = math.inf
@@ -109,13 +124,9 @@ class RateLimiterActor:
                     deadline = min(deadline, wakeup)
             with trio.move_on_at(deadline):
                 message = await ctx.inbox.receive()
-                self._handle(limiter, message)
+                self._handle(limiter, gate, message)
 
-    def _clock_offset(self) -> float:
-        """Exchange epoch seconds minus the trio clock: where the exchange's fixed windows roll over."""
-        return self.link.now_ms() / 1000 - trio.current_time()
-
-    def _handle(self, limiter: RateLimiter, message: object) -> None:
+    def _handle(self, limiter: RateLimiter, gate: RateGate, message: object) -> None:
         now = trio.current_time()
         match message:
             case Request(payload=Acquire() as acquire):
@@ -126,21 +137,11 @@ class RateLimiterActor:
                     return
                 self._waiters[ticket.id] = (ticket, message)
             case UsageReport(usage=usage, sent_at=sent_at):
-                self._usage_reports += 1
-                for pool, used in usage:
-                    limiter.observe_usage(pool, used, now, sent_at=sent_at)
+                gate.observe_usage(usage, sent_at)
             case RateLimitedNotice(retry_after=retry_after, banned=banned):
-                self._notices += 1
-                until = limiter.on_rate_limited(now, retry_after, banned=banned)
-                logger.warning(
-                    "%s: %s; every request paused for %.3fs",
-                    self.link.name,
-                    "IP banned (418)" if banned else "rate limited (429)",
-                    until - now,
-                )
+                self.link.rate_limited(gate, retry_after, banned=banned)
             case ClockSync():
-                self._clock_syncs += 1
-                limiter.set_clock_offset(self._clock_offset(), now)
+                gate.set_clock_offset(self.link.clock_offset())
             case Request():
                 self._unexpected += 1
                 message.fail(ConfigError(f"{self.name} does not serve {type(message.payload).__name__}"))
@@ -164,14 +165,16 @@ class RateLimiterActor:
         return result.next_wakeup
 
     def statistics(self) -> RateLimiterActorStatistics:
-        limiter = self._limiter
+        limiter, gate = self._limiter, self._gate
+        immediate = 0 if gate is None else gate.immediate
         return RateLimiterActorStatistics(
             limiter=None if limiter is None else limiter.statistics(trio.current_time()),
             waiting=len(self._waiters),
-            granted=self._granted,
+            granted=self._granted + immediate,
+            immediate=immediate,
             abandoned=self._abandoned,
-            usage_reports=self._usage_reports,
-            rate_limited_notices=self._notices,
-            clock_syncs=self._clock_syncs,
+            usage_reports=0 if gate is None else gate.usage_reports,
+            rate_limited_notices=0 if gate is None else gate.notices,
+            clock_syncs=0 if gate is None else gate.clock_syncs,
             unexpected=self._unexpected,
         )

@@ -1,15 +1,20 @@
-"""REST transport: an ``httpx.AsyncClient`` built safely, and :class:`HttpTransport` that sends specs.
+"""REST transport: :class:`HttpTransport` sends specs over the h11 client or httpx, built safely.
 
-Safety rules enforced by :func:`create_http_client` (they raise :class:`ConfigError` before any I/O):
+Safety rules enforced by :func:`checked_base_url` for both engines (they raise :class:`ConfigError`
+before any I/O):
 
 * TLS is verified. ``verify=False`` and plain ``http://`` are accepted only for loopback hosts, which is
   where the simulator listens; a real exchange is always ``https://`` with verification.
 * No redirects are followed (an exchange never redirects an order), and the environment (proxies, netrc)
   is ignored unless ``trust_env=True`` is asked for, so tests and production behave the same.
-* httpx's own INFO log line carries the full URL, signature included; a filter on the ``httpx`` logger
-  masks it with :func:`clobactors.httpspec.redact_url`.
+* Signatures never reach logs or errors: endpoints in errors carry no query, the debug line is redacted, and
+  a filter on the ``httpx`` logger masks httpx's own INFO line with :func:`clobactors.httpspec.redact_url`.
 
-Timeouts: httpx's connect/read/write/pool timeouts run on the Trio clock (httpcore's trio backend uses
+Engines: the default is :class:`~clobactors.transport.h1.Http11Pool`, chosen by measurement (its docstring
+says why); httpx (``engine="httpx"``, or an httpx ``transport`` such as ``httpx.MockTransport``) keeps the
+same contract and stays the seam for client tests without a server.
+
+Timeouts run on the Trio clock with either engine (cancel scopes; httpcore's trio backend uses
 ``trio.fail_after``), so they are exact under ``MockClock``. A read or write timeout becomes
 :class:`TransportTimeout` (outcome unknown); a connect or pool timeout :class:`ConnectFailed` (nothing sent).
 """
@@ -20,7 +25,7 @@ import ipaddress
 import logging
 import ssl
 from collections.abc import Sequence
-from typing import Final, final
+from typing import Final, Literal, TypeAlias, final
 
 import attrs
 import httpx
@@ -29,11 +34,14 @@ import trio
 from clobactors.errors import ConfigError, TransportError
 from clobactors.httpspec import HttpRequestSpec, HttpResult, redact_headers, redact_url
 from clobactors.transport.errors import map_transport_errors
+from clobactors.transport.h1 import Connect, Http11Pool
 
 __all__ = [
+    "Engine",
     "HttpTimeouts",
     "HttpTransport",
     "HttpTransportStatistics",
+    "checked_base_url",
     "create_http_client",
     "is_loopback_host",
 ]
@@ -85,6 +93,26 @@ def _install_log_redaction() -> None:
         httpx_logger.addFilter(_HTTPX_FILTER)
 
 
+def checked_base_url(base_url: str, *, verify: bool | ssl.SSLContext = True) -> httpx.URL:
+    """``base_url`` parsed, or ConfigError when it breaks a safety rule of this module."""
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid base URL {base_url!r}: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError(f"base URL must be http(s)://host[:port][/path], got {base_url!r}")
+    if url.query or url.fragment:
+        raise ConfigError(f"base URL must not carry a query or fragment: {redact_url(base_url)!r}")
+    loopback = is_loopback_host(url.host)
+    if url.scheme == "http" and not loopback:
+        raise ConfigError(f"plain http is only allowed to loopback hosts, not {url.host!r}")
+    if verify is False and not loopback:
+        raise ConfigError(f"TLS verification cannot be turned off for non-loopback host {url.host!r}")
+    if not url.raw_path.endswith(b"/"):
+        url = url.copy_with(raw_path=url.raw_path + b"/")
+    return url
+
+
 def create_http_client(
     base_url: str,
     *,
@@ -99,19 +127,7 @@ def create_http_client(
 
     ``transport`` is the test seam (``httpx.MockTransport``); the URL rules apply regardless.
     """
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL as exc:
-        raise ConfigError(f"invalid base URL {base_url!r}: {exc}") from exc
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError(f"base URL must be http(s)://host[:port][/path], got {base_url!r}")
-    if url.query or url.fragment:
-        raise ConfigError(f"base URL must not carry a query or fragment: {redact_url(base_url)!r}")
-    loopback = is_loopback_host(url.host)
-    if url.scheme == "http" and not loopback:
-        raise ConfigError(f"plain http is only allowed to loopback hosts, not {url.host!r}")
-    if verify is False and not loopback:
-        raise ConfigError(f"TLS verification cannot be turned off for non-loopback host {url.host!r}")
+    url = checked_base_url(base_url, verify=verify)
     _install_log_redaction()
     return httpx.AsyncClient(
         base_url=url,
@@ -128,24 +144,44 @@ def create_http_client(
 @final
 @attrs.frozen
 class HttpTransportStatistics:
-    """Counters since creation; ``failed`` counts requests that raised a transport error."""
+    """Counters since creation; ``failed`` counts requests that raised a transport error.
+
+    ``connections`` counts connections opened, ``reused`` requests sent on a kept-alive one and ``retried``
+    requests resent on a fresh connection because a kept-alive one was dead (the h11 client only).
+    """
 
     requests: int
     failed: int
     bytes_sent: int
     bytes_received: int
+    connections: int = 0
+    reused: int = 0
+    retried: int = 0
+
+
+#: Which client sends: ``"h11"`` (:mod:`clobactors.transport.h1`, the default) or ``"httpx"``.
+Engine: TypeAlias = Literal["h11", "httpx"]
+_DEFAULT_HEADERS: Final = (("User-Agent", "clobactors"), ("Accept", "*/*"))
 
 
 @final
 @attrs.define
 class HttpTransport(trio.abc.AsyncResource):
-    """Sends :class:`HttpRequestSpec` over one ``httpx.AsyncClient`` and returns :class:`HttpResult`.
+    """Sends :class:`HttpRequestSpec` to one base URL and returns :class:`HttpResult`.
 
     HTTP error statuses are results, not exceptions: mapping 4xx/5xx bodies to exchange errors is the
     dialect's job. Only transport failures raise, always as :mod:`clobactors.errors` classes.
+
+    Two engines behind one contract: the h11 keep-alive client of :mod:`clobactors.transport.h1` (the
+    default: the order path's latency, see there) and an ``httpx.AsyncClient`` (``engine="httpx"``, or
+    whenever an httpx ``transport`` such as ``httpx.MockTransport`` is given: the test seam).
     """
 
-    _client: httpx.AsyncClient
+    #: ``scheme://host[:port]/path/`` (always ending in ``/``), as endpoints in errors show it.
+    _base: str
+    _base_path: str
+    _h1: Http11Pool | None = None
+    _client: httpx.AsyncClient | None = None
     _requests: int = 0
     _failed: int = 0
     _bytes_sent: int = 0
@@ -161,70 +197,117 @@ class HttpTransport(trio.abc.AsyncResource):
         headers: Sequence[tuple[str, str]] = (),
         max_connections: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
+        engine: Engine = "h11",
+        connect: Connect | None = None,
     ) -> HttpTransport:
-        """Build the client with :func:`create_http_client` and wrap it."""
-        client = create_http_client(
-            base_url,
-            verify=verify,
-            timeouts=timeouts,
-            headers=headers,
+        """Validate ``base_url`` with the rules of :func:`create_http_client` and build the engine.
+
+        ``connect`` (h11 engine) opens the TCP stream instead of ``trio.open_tcp_stream`` (a seam for tests
+        and the benchmark); TLS is still layered on top of it for https.
+        """
+        url = checked_base_url(base_url, verify=verify)
+        path = url.raw_path.decode("ascii")
+        base = f"{url.scheme}://{url.netloc.decode('ascii')}{path}"
+        if transport is not None or engine == "httpx":
+            client = create_http_client(
+                base_url,
+                verify=verify,
+                timeouts=timeouts,
+                headers=headers,
+                max_connections=max_connections,
+                transport=transport,
+            )
+            return cls(base, path, client=client)
+        host = url.host
+        port = url.port or (443 if url.scheme == "https" else 80)
+        authority = url.netloc.decode("ascii")
+        tls: ssl.SSLContext | None = None
+        if url.scheme == "https":
+            if isinstance(verify, ssl.SSLContext):
+                tls = verify
+            else:
+                tls = ssl.create_default_context()
+                if verify is False:  # loopback only, enforced above
+                    tls.check_hostname = False
+                    tls.verify_mode = ssl.CERT_NONE
+        pool = Http11Pool(
+            host=host,
+            port=port,
+            authority=authority,
+            origin=f"{url.scheme}://{authority}",
+            tls=tls,
+            connect_timeout=timeouts.connect,
+            read_timeout=timeouts.read,
+            write_timeout=timeouts.write,
+            pool_timeout=timeouts.pool,
             max_connections=max_connections,
-            transport=transport,
+            default_headers=(*_DEFAULT_HEADERS, *headers),
+            connect=connect,
         )
-        return cls(client)
+        return cls(base, path, h1=pool)
 
     @property
     def base_url(self) -> str:
-        return str(self._client.base_url)
+        return self._base
 
-    def _url(self, spec: HttpRequestSpec) -> httpx.URL:
-        # Same merge as httpx's client, but with our pre-encoded query kept byte for byte (it was signed).
-        base = self._client.base_url
-        query = spec.query_string()
-        raw = base.raw_path + spec.path.lstrip("/").encode("ascii")
-        if query:
-            raw += b"?" + query.encode("ascii")
-        return base.copy_with(raw_path=raw)
+    @property
+    def engine(self) -> Engine:
+        return "h11" if self._h1 is not None else "httpx"
 
     async def request(self, spec: HttpRequestSpec) -> HttpResult:
-        """Send ``spec`` and read the whole answer; raise a transport error, never an httpx one."""
-        url = self._url(spec)
-        endpoint = f"{spec.method} {str(url).partition('?')[0]}"
+        """Send ``spec`` and read the whole answer; raise a transport error, never an httpx or h11 one."""
+        relative = spec.path.lstrip("/")
+        path = self._base_path + relative
+        query = spec.query_string()
+        endpoint = f"{spec.method} {self._base}{relative}"
         self._requests += 1
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s headers=%s", redact_url(f"{endpoint}?{spec.query_string()}"), redact_headers(spec.headers)
-            )
-        request = self._client.build_request(
-            spec.method, url, headers=list(spec.headers), content=spec.body or None
-        )
-        start = trio.current_time()
+            logger.debug("%s headers=%s", redact_url(f"{endpoint}?{query}"), redact_headers(spec.headers))
         try:
-            with map_transport_errors(endpoint):
-                response = await self._client.send(request)
+            if self._h1 is not None:
+                result = await self._h1.request(spec, f"{path}?{query}" if query else path, endpoint)
+            else:
+                result = await self._send_httpx(spec, path, query, endpoint)
         except TransportError:
             self._failed += 1
             raise
         self._bytes_sent += len(spec.body)
-        self._bytes_received += len(response.content)
+        self._bytes_received += len(result.body)
+        return result
+
+    async def _send_httpx(self, spec: HttpRequestSpec, path: str, query: str, endpoint: str) -> HttpResult:
+        client = self._client
+        assert client is not None
+        # Our pre-encoded query is kept byte for byte (it was signed): httpx gets the raw path.
+        raw = (path + "?" + query if query else path).encode("ascii")
+        url = client.base_url.copy_with(raw_path=raw)
+        request = client.build_request(spec.method, url, headers=list(spec.headers), content=spec.body or None)
+        start = trio.current_time()
+        with map_transport_errors(endpoint):
+            response = await client.send(request)
         return HttpResult(
             status=response.status_code,
-            headers=tuple(
-                (k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw
-            ),
+            headers=tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw),
             body=response.content,
             elapsed=trio.current_time() - start,
         )
 
     def statistics(self) -> HttpTransportStatistics:
+        h1 = self._h1
         return HttpTransportStatistics(
             requests=self._requests,
             failed=self._failed,
             bytes_sent=self._bytes_sent,
             bytes_received=self._bytes_received,
+            connections=0 if h1 is None else h1.opened,
+            reused=0 if h1 is None else h1.reused,
+            retried=0 if h1 is None else h1.retried,
         )
 
     async def aclose(self) -> None:
         """Close pooled connections; safe to call twice and when cancelled."""
         with trio.CancelScope(shield=True), trio.move_on_after(5.0):
-            await self._client.aclose()
+            if self._h1 is not None:
+                await self._h1.aclose()
+            if self._client is not None:
+                await self._client.aclose()

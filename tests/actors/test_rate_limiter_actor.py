@@ -145,3 +145,50 @@ async def test_usage_report_raises_the_count(autojump_clock: trio.testing.MockCl
         assert trio.current_time() == second + 0.5
         await ctx.ask("limiter", Acquire(cost={"W": 1}, priority=Priority.QUERY))
         assert trio.current_time() == second + 1  # the exchange's figure filled the window
+
+
+async def test_uncontended_requests_are_granted_in_the_callers_task(autojump_clock: trio.testing.MockClock) -> None:
+    exchange = FakeExchange(pool_limit=2, pool_window=1.0)
+    async with open_fake_link(exchange) as link, open_actor_system(wall_ns=wall_ns) as system:
+        limiter = RateLimiterActor("limiter", link, cancel_reserve=0.0)
+        await system.start(limiter)
+        assert link.gate is not None
+        ctx = await start_probe(system)
+        second = await sleep_to_fraction(0.25)
+        await link.rest(ctx, TIME, Priority.QUERY)
+        await link.rest(ctx, TIME, Priority.QUERY)
+        assert limiter.statistics().immediate == 2
+        await link.rest(ctx, TIME, Priority.QUERY)  # the window is full: queued at the actor
+        assert trio.current_time() == second + 1
+        stats = limiter.statistics()
+        assert (stats.granted, stats.immediate) == (3, 2)
+
+
+async def test_a_queued_ask_holds_back_newcomers_of_its_priority_or_lower(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    exchange = FakeExchange(pool_limit=2, pool_window=1.0)
+    async with open_fake_link(exchange) as link, open_actor_system(wall_ns=wall_ns) as system:
+        await system.start(RateLimiterActor("limiter", link, cancel_reserve=0.0))
+        gate = link.gate
+        assert gate is not None
+        await start_probe(system)
+        await sleep_to_fraction(0.25)
+        gate.contend(Priority.ORDER)  # an ORDER ask on its way to the actor
+        assert gate.try_grant({"W": 1}, Priority.ORDER) is None  # FIFO within a priority
+        assert gate.try_grant({"W": 1}, Priority.QUERY) is None  # and nothing lower overtakes it
+        assert gate.try_grant({"W": 1}, Priority.CANCEL) == trio.current_time()  # strict priority
+        gate.settled(Priority.ORDER)
+        assert gate.try_grant({"W": 1}, Priority.QUERY) == trio.current_time()
+        assert gate.try_grant({"W": 1}, Priority.QUERY) is None  # full until the window rolls
+        with pytest.raises(ConfigError, match="can never be sent"):
+            gate.try_grant({"W": 5}, Priority.QUERY)
+
+
+async def test_the_gate_goes_with_the_limiter(autojump_clock: trio.testing.MockClock) -> None:
+    exchange = FakeExchange()
+    async with open_fake_link(exchange) as link:
+        async with open_actor_system(wall_ns=wall_ns) as system:
+            await system.start(RateLimiterActor("limiter", link))
+            assert link.gate is not None
+        assert link.gate is None  # a stopped limiter grants nothing: asks fail with ActorUnavailable

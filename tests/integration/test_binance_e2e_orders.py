@@ -211,6 +211,7 @@ async def test_local_rule_rejection_never_reaches_the_exchange(autojump_clock: t
             open_simulator("binance", seed=6, symbols=["BTCUSDT"], flow=False) as sim,
             open_e2e_session(sim) as (session, bus),
         ):
+            await trio.testing.wait_all_tasks_blocked()  # the session's start-up reconcile has finished
             before = sim.engine.statistics()
             requests = sim.statistics().rest_requests
             with pytest.raises(TradingRuleViolation) as caught:

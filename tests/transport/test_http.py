@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl
 
+import h11
 import httpx
 import pytest
 import trio
@@ -52,7 +53,7 @@ from clobactors.sim.http_server import (
     HttpServer,
 )
 from clobactors.transport.errors import collapse_exception_group, map_transport_errors
-from clobactors.transport.http import HttpTimeouts, HttpTransport, create_http_client, is_loopback_host
+from clobactors.transport.http import Engine, HttpTimeouts, HttpTransport, create_http_client, is_loopback_host
 
 
 @pytest.fixture
@@ -323,7 +324,8 @@ async def test_dropped_connection_is_connection_lost(autojump_clock: trio.testin
     async with serving(handler) as port, HttpTransport.from_url(f"http://127.0.0.1:{port}") as http:
         with pytest.raises(ConnectionLost) as info:
             await http.request(HttpRequestSpec(method="POST", path="/api/v3/order"))
-    assert isinstance(info.value.__cause__, httpx.RemoteProtocolError)
+    assert isinstance(info.value.__cause__, h11.RemoteProtocolError)
+    assert str(info.value).endswith(f"(POST http://127.0.0.1:{port}/api/v3/order)")
 
 
 @deadline(30)
@@ -429,3 +431,116 @@ def test_collapse_ranks_keyboard_interrupt_first() -> None:
     assert collapse_exception_group(group) is interrupt
     plain = ValueError()
     assert collapse_exception_group(plain) is plain
+
+
+# -- the h11 engine: keep-alive, dead connections, header validation, TLS defaults ---------------------------
+
+
+@deadline(30)
+async def test_idle_connection_closed_by_the_server_is_not_used(autojump_clock: trio.testing.MockClock) -> None:
+    async def handler(request: HttpRequest) -> HandlerResult:
+        return HttpResponse(200, body=request.path.encode())
+
+    server = HttpServer(handler, idle_timeout=2.0)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(server.serve)
+        async with HttpTransport.from_url(f"http://127.0.0.1:{port}") as http:
+            assert (await http.request(HttpRequestSpec(method="GET", path="/a"))).body == b"/a"
+            assert (await http.request(HttpRequestSpec(method="GET", path="/b"))).body == b"/b"
+            await trio.sleep(3.0)  # the server closes the idle connection
+            await trio.testing.wait_all_tasks_blocked()
+            assert (await http.request(HttpRequestSpec(method="POST", path="/c"))).body == b"/c"
+            stats = http.statistics()
+        nursery.cancel_scope.cancel()
+    assert (stats.requests, stats.connections, stats.reused, stats.failed) == (3, 2, 1, 0)
+    assert server.statistics().requests == 3
+
+
+class BrokenWrites(trio.abc.Stream):
+    """A stream whose peer reset it while idle: every write fails."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        raise trio.BrokenResourceError("connection reset by peer")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@deadline(30)
+async def test_a_reused_connection_whose_write_fails_is_retried_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A failed write means the request never left complete: resending on a fresh connection is safe."""
+    async def handler(request: HttpRequest) -> HandlerResult:
+        return HttpResponse(204)
+
+    async with serving(handler) as port:
+        async with HttpTransport.from_url(f"http://127.0.0.1:{port}") as http:
+            await http.request(HttpRequestSpec(method="GET", path="/a"))
+            pool = http._h1
+            assert pool is not None
+            (conn,) = pool._idle
+            conn.stream = BrokenWrites(conn.stream)  # the write fails before anything leaves
+            result = await http.request(HttpRequestSpec(method="POST", path="/order", body=b"x=1"))
+            stats = http.statistics()
+    assert result.status == 204
+    assert (stats.connections, stats.retried, stats.failed) == (2, 1, 0)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [("X-Bad", "a\r\nInjected: 1"), ("Bad Name", "v"), ("Content-Length", "5"), ("Host", "evil"), ("X", "é")],
+)
+async def test_illegal_headers_are_a_local_protocol_error(header: tuple[str, str]) -> None:
+    async with HttpTransport.from_url("http://127.0.0.1:9") as http:
+        with pytest.raises(LocalProtocolError):
+            await http.request(HttpRequestSpec(method="GET", path="/x", headers=(header,)))
+
+
+async def test_h11_engine_defaults_verify_tls_and_hide_headers() -> None:
+    async with HttpTransport.from_url("https://api.example.com/v1", headers=[("X-MBX-APIKEY", "s3cr3t")]) as http:
+        pool = http._h1
+        assert pool is not None and pool.tls is not None
+        assert pool.tls.check_hostname and pool.tls.verify_mode is ssl.CERT_REQUIRED
+        assert "s3cr3t" not in repr(http)
+        assert http.base_url == "https://api.example.com/v1/"
+        assert http.engine == "h11"
+    async with HttpTransport.from_url("https://api.example.com", engine="httpx") as other:
+        assert other.engine == "httpx"
+
+
+@deadline(30)
+async def test_both_engines_send_the_same_request(autojump_clock: trio.testing.MockClock) -> None:
+    seen: list[HttpRequest] = []
+
+    async def handler(request: HttpRequest) -> HandlerResult:
+        seen.append(request)
+        return HttpResponse.json({"ok": True}, headers=[("X-MBX-USED-WEIGHT-1M", "7")])
+
+    spec = HttpRequestSpec(
+        method="POST",
+        path="/api/v3/order",
+        params=(("symbol", "BTCUSDT"), ("note", "a b+c/~é"), ("signature", "ab12")),
+        headers=(("X-MBX-APIKEY", "key"),),
+        body=b"x=1",
+    )
+    results = []
+    async with serving(handler) as port:
+        engines: tuple[Engine, ...] = ("h11", "httpx")
+        for engine in engines:
+            async with HttpTransport.from_url(f"http://127.0.0.1:{port}/", engine=engine) as http:
+                results.append(await http.request(spec))
+    assert len(seen) == 2
+    for got in seen:
+        assert (got.method, got.path, got.query, got.body) == ("POST", "/api/v3/order", spec.query_string(), b"x=1")
+        assert got.header("x-mbx-apikey") == "key"
+    assert [(r.status, r.body, r.header("x-mbx-used-weight-1m")) for r in results] == [(200, b'{"ok":true}', "7")] * 2

@@ -1,0 +1,274 @@
+"""A small HTTP/1.1 keep-alive client on trio streams: the REST hot path of :class:`HttpTransport`.
+
+Why not httpx here: measured on the order path (``bench/run.py order-overhead``), httpx spends ~100 µs
+between ``send`` and the first byte written (URL merging and validation, its request model, httpcore's pool
+and lock checkpoints), more than all the rest of our path together. This client writes the request in the
+caller's task with no checkpoint before the ``send`` syscall when a pooled connection is idle.
+
+* **Requests** are serialized here, validated as h11 validates them (method from the spec's set, target
+  ASCII without spaces, header names RFC 9110 tokens, values without CR/LF/NUL), because h11's own
+  serializer (header normalisation and validation, ~16 µs) was the largest remaining cost before the wire.
+* **Answers** are parsed by h11, which is robust against whatever the peer sends. Its state machine is told
+  of the request (method and ``Host`` only: all it uses to frame the answer) *after* the bytes are written,
+  so that work overlaps the exchange's.
+* **Safety** as :func:`~clobactors.transport.http.create_http_client` enforces it: TLS verified with
+  ``ssl.create_default_context()`` (the caller may pass its own context; plain http only to loopback), no
+  redirects (a 3xx is a result), no proxies, no environment.
+* **Timeouts** are trio cancel scopes, exact under ``MockClock``: connect and pool -> :class:`ConnectFailed`
+  (nothing sent); write and read (per receive, as httpx) -> :class:`TransportTimeout` (outcome unknown). A
+  caller's own ``fail_after`` stays ``trio.TooSlowError``.
+* **Keep-alive**: an idle connection that became readable (the server closed it, or sent garbage) is
+  discarded before use. A reused connection whose write fails is retried once on a fresh one: a failed
+  write means the request never left complete, so the exchange cannot have acted on it. A connection that
+  breaks *after* the request was written is :class:`ConnectionLost` (outcome unknown), never retried.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Final, TypeAlias, final
+
+import attrs
+import h11
+import trio
+
+from clobactors.errors import ConnectFailed, ConnectionLost, LocalProtocolError, TransportTimeout
+from clobactors.httpspec import HttpRequestSpec, HttpResult
+
+__all__ = ["Connect", "Http11Pool", "encode_request_head"]
+
+#: Opens a connected stream to the pool's origin (the test and bench seam); TLS is layered by the pool.
+Connect: TypeAlias = Callable[[], Awaitable[trio.abc.Stream]]
+
+_TOKEN: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_VALUE: Final = re.compile(r"(?:[\x21-\x7e](?:[ \t]*[\x21-\x7e])*)?")
+#: Framing headers are ours to write: a caller's copy could smuggle a second request.
+_RESERVED: Final = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_MAX_RECEIVE: Final = 65536
+_MAX_ANSWER: Final = 64 << 20
+
+
+def encode_request_head(method: str, target: str, host: str, headers: Sequence[tuple[str, str]], length: int) -> bytes:
+    """The request line and headers, validated; a header h11 would refuse is our bug (LocalProtocolError)."""
+    lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
+    for name, value in headers:
+        if not _TOKEN.fullmatch(name) or not _VALUE.fullmatch(value) or name.lower() in _RESERVED:
+            raise LocalProtocolError(f"illegal request header {name!r}")
+        lines.append(f"{name}: {value}\r\n")
+    if length or method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {length}\r\n")
+    lines.append("\r\n")
+    try:
+        return "".join(lines).encode("ascii")
+    except UnicodeEncodeError:
+        raise LocalProtocolError("request headers must be ASCII") from None
+
+
+def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
+    while isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
+    return stream.socket if isinstance(stream, trio.SocketStream) else None
+
+
+def _readable(stream: trio.abc.Stream) -> bool:
+    """True when an idle connection has something to read: EOF (the server closed it) or stray bytes."""
+    sock = _socket_of(stream)
+    if sock is None:
+        return False
+    try:
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock.fileno(), select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock.fileno()], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True  # closed or unusable: discard it
+
+
+@attrs.define(eq=False)
+class _Connection:
+    stream: trio.abc.Stream
+    parser: h11.Connection = attrs.field(factory=lambda: h11.Connection(h11.CLIENT, max_incomplete_event_size=1 << 20))
+
+
+class _WriteFailed(Exception):
+    """The request did not leave complete (internal: a reused connection is then retried)."""
+
+
+@final
+@attrs.define
+class Http11Pool(trio.abc.AsyncResource):
+    """Keep-alive HTTP/1.1 connections to one origin (see the module docstring). One request per connection
+    at a time; at most ``max_connections`` at once, others wait up to the pool timeout."""
+
+    host: str
+    port: int
+    #: ``Host`` header value and the ``scheme://host[:port]`` prefix of endpoints in errors.
+    authority: str
+    origin: str
+    tls: ssl.SSLContext | None = attrs.field(default=None, repr=False)
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    write_timeout: float = 10.0
+    pool_timeout: float = 5.0
+    max_connections: int = 16
+    #: Sent with every request, before the request's own (may carry an API key: never in reprs).
+    default_headers: tuple[tuple[str, str], ...] = attrs.field(default=(), repr=False)
+    connect: Connect | None = attrs.field(default=None, repr=False)
+    _idle: list[_Connection] = attrs.field(factory=list, init=False, repr=False)
+    _slots: trio.Semaphore = attrs.field(init=False, repr=False)
+    _closed: bool = attrs.field(default=False, init=False)
+    opened: int = attrs.field(default=0, init=False)
+    reused: int = attrs.field(default=0, init=False)
+    retried: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._slots = trio.Semaphore(self.max_connections)
+
+    async def request(self, spec: HttpRequestSpec, target: str, endpoint: str) -> HttpResult:
+        """Send ``spec`` to ``target`` (path and query) and read the whole answer; typed errors only."""
+        head = encode_request_head(
+            spec.method, target, self.authority, (*self.default_headers, *spec.headers), len(spec.body)
+        )
+        payload = head + spec.body if spec.body else head
+        try:
+            self._slots.acquire_nowait()  # no checkpoint before the bytes leave when a slot is free
+        except trio.WouldBlock:
+            with trio.move_on_after(self.pool_timeout) as scope:
+                await self._slots.acquire()
+            if scope.cancelled_caught:
+                raise ConnectFailed("no pooled connection available in time", endpoint) from None
+        try:
+            start = trio.current_time()
+            conn = self._take_idle()
+            if conn is not None:
+                try:
+                    await self._write(conn, payload, endpoint)
+                except _WriteFailed:
+                    self.retried += 1
+                    conn = None
+            if conn is None:
+                conn = await self._open(endpoint)
+                try:
+                    await self._write(conn, payload, endpoint)
+                except _WriteFailed as exc:
+                    raise ConnectionLost(f"write failed: {exc.__cause__!r}", endpoint) from exc.__cause__
+            return await self._answer(conn, spec.method, start, endpoint)
+        finally:
+            self._slots.release()
+
+    def _take_idle(self) -> _Connection | None:
+        while self._idle:
+            conn = self._idle.pop()
+            if not _readable(conn.stream):
+                self.reused += 1
+                return conn
+            _abandon(conn)
+        return None
+
+    async def _open(self, endpoint: str) -> _Connection:
+        with trio.move_on_after(self.connect_timeout) as scope:
+            try:
+                if self.connect is not None:
+                    stream = await self.connect()
+                else:
+                    stream = await trio.open_tcp_stream(self.host, self.port)
+                if self.tls is not None:
+                    tls = trio.SSLStream(stream, self.tls, server_hostname=self.host, https_compatible=True)
+                    try:
+                        await tls.do_handshake()
+                    except BaseException:
+                        await trio.aclose_forcefully(tls)
+                        raise
+                    stream = tls
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
+                raise ConnectFailed(f"connect failed: {exc!r}", endpoint) from exc
+        if scope.cancelled_caught:
+            raise ConnectFailed("connect timed out", endpoint)
+        self.opened += 1
+        return _Connection(stream)
+
+    async def _write(self, conn: _Connection, payload: bytes, endpoint: str) -> None:
+        with trio.move_on_after(self.write_timeout) as scope:
+            try:
+                await conn.stream.send_all(payload)
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
+                await trio.aclose_forcefully(conn.stream)
+                raise _WriteFailed() from exc
+            except BaseException:
+                await trio.aclose_forcefully(conn.stream)
+                raise
+        if scope.cancelled_caught:
+            await trio.aclose_forcefully(conn.stream)
+            raise TransportTimeout("write timed out: no answer in time", endpoint)
+
+    async def _answer(self, conn: _Connection, method: str, start: float, endpoint: str) -> HttpResult:
+        """Read one answer; return the connection to the pool when both sides allow keep-alive."""
+        parser = conn.parser
+        try:
+            parser.send(h11.Request(method=method, target="/", headers=[("Host", self.authority)]))
+            parser.send(h11.EndOfMessage())
+            status, headers, body = await self._read(conn, endpoint)
+        except BaseException:
+            await trio.aclose_forcefully(conn.stream)
+            raise
+        elapsed = trio.current_time() - start
+        if parser.our_state is h11.DONE and parser.their_state is h11.DONE and not self._closed:
+            parser.start_next_cycle()
+            self._idle.append(conn)
+        else:
+            await trio.aclose_forcefully(conn.stream)
+        return HttpResult(status=status, headers=headers, body=body, elapsed=elapsed)
+
+    async def _read(self, conn: _Connection, endpoint: str) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+        parser = conn.parser
+        status = 0
+        headers: tuple[tuple[str, str], ...] = ()
+        chunks: list[bytes] = []
+        size = 0
+        with trio.CancelScope() as scope:
+            while True:
+                try:
+                    event = parser.next_event()
+                except h11.RemoteProtocolError as exc:
+                    what = "no complete answer" if status == 0 else "a malformed answer"
+                    raise ConnectionLost(f"server sent {what} ({exc})", endpoint) from exc
+                if event is h11.NEED_DATA:
+                    scope.deadline = trio.current_time() + self.read_timeout
+                    try:
+                        data = await conn.stream.receive_some(_MAX_RECEIVE)
+                    except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
+                        raise ConnectionLost(f"{type(exc).__name__}: {exc}", endpoint) from exc
+                    scope.deadline = float("inf")
+                    parser.receive_data(data if isinstance(data, bytes) else bytes(data))
+                elif isinstance(event, h11.Response):
+                    status = event.status_code
+                    headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers)
+                elif isinstance(event, h11.Data):
+                    size += len(event.data)
+                    if size > _MAX_ANSWER:
+                        raise ConnectionLost(f"answer larger than {_MAX_ANSWER} bytes", endpoint)
+                    chunks.append(bytes(event.data))
+                elif isinstance(event, h11.EndOfMessage):
+                    return status, headers, b"".join(chunks)
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise ConnectionLost("server disconnected without sending a complete response", endpoint)
+                # InformationalResponse (1xx): wait for the final answer
+        raise TransportTimeout("ReadTimeout: no answer in time", endpoint)
+
+    async def aclose(self) -> None:
+        """Close idle connections; requests in flight close theirs when they end."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await trio.aclose_forcefully(conn.stream)
+
+
+def _abandon(conn: _Connection) -> None:
+    """Close a dead idle connection without waiting (its peer is gone; nothing is owed to it)."""
+    sock = _socket_of(conn.stream)
+    if sock is not None:
+        sock.close()
