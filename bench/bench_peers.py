@@ -178,7 +178,7 @@ def book_peers(settings: Settings) -> Table:
 
     cases = [
         Case("ours: L2Book, exchange strings (raw)", n, "frame", ours),
-        Case("ours: dialect decode to Decimal + L2Book.apply_delta", n, "frame", ours_canonical),
+        Case("ours: dialect decode (canonical BookDelta) + L2Book.apply_delta", n, "frame", ours_canonical),
     ]
     notes = [f"{n} frames; every row decodes the same bytes and reads best bid/ask after each frame"]
     for name, (module, factory) in PEERS.items():

@@ -20,56 +20,79 @@ price-string dict + aligned-string sorted list, cached best            3.9
   ... with every size string validated on the hot path                 +0.7
 =====================================================================  ===============
 
-The whole pipeline (decode, apply, best bid/ask after each frame: ``bench/run.py book-pipeline``) measured
-~6.4 µs a frame, ~6× msgspec's decode alone, against ~13.7 µs (~13×) for a book of Decimal keys and sizes
-with the same sorted list (a busy 2-core machine). A pure-Python book cannot get within 2× of the decode:
-touching each changed level once in a dict already costs more than decoding the frame. So:
+A second round (issue 7) replaced the per-level Python loop with C-level bulk operations. Measured with
+``bench/run.py book-pipeline`` in one round-robin run on a shared 2-core machine (decode ceiling ~1.0 µs):
 
-* Each side keeps ``dict[str, tuple[str, str]]`` from the *canonical price string* to the level exactly as
-  the exchange sent it. A canonical string has exactly ``price_decimals`` decimals and no leading zeros,
-  which is how Binance writes prices (``"27000.01000000"``), so the common case (an update of an existing
-  level) is one dict lookup on the wire string with no conversion at all.
+=====================================================================  =========  =========
+µs/frame, median of 7                                                  loop       bulk
+=====================================================================  =========  =========
+book apply only, frames decoded beforehand                             ~5.3 (*)   2.07
+msgspec decode + apply + best bid/ask, raw strings                     6.4        3.58
+dialect decode only (canonical BookDelta)                              6.35       2.58
+feed path: dialect decode + sync + InstrumentBook.apply + best         17.6       7.17
+=====================================================================  =========  =========
+
+((*) the raw row minus the decode; that row did not exist then. The feed path's drop is mostly canonical
+messages carrying the exchange's strings instead of Decimals: see :mod:`clobactors.messages`.)
+A pure-Python book still cannot get within 2× of the decode: the bulk apply alone costs about two decodes. The design:
+
+* Each side keeps ``dict[str, str]`` from the *canonical price string* to the size exactly as the exchange
+  sent it. A canonical string has exactly ``price_decimals`` decimals and no leading zeros, which is how
+  Binance writes prices (``"27000.01000000"``), so a frame's changes go into the dict with one
+  ``dict.update(levels)`` (C), with no per-level Python code at all. The prices the dict did not hold are
+  the last ``len`` growth entries of its insertion order (``islice(reversed(d), added)``, C); only those
+  (an insert now and then) run Python: a compiled canonical check, then ``insort``.
 * Sorted access uses a ``list`` of the canonical strings right-aligned with spaces to a fixed width
-  (``str.rjust``, ~40 ns against ~130 ns for an ``int`` conversion), ascending by price for both sides,
-  maintained with :mod:`bisect` on inserts and deletions only. Aligned strings order exactly like the prices
-  (a space sorts before any digit) and give the price back with ``str.lstrip()``. No tree or heap: with
-  levels clustered near the touch, ``insort`` is a short ``memmove``.
-* The best level of each side is cached (its canonical string and aligned key) and updated incrementally:
-  an insert compares its key with the best, a deletion of the best takes the next key from the list.
-* Prices in any other spelling (``"8477"`` in a 2-decimal book, ``"1.5"``, Decimal levels of canonical
-  messages) are converted through :class:`~decimal.Decimal` once, on insert, and must fall on the
-  ``price_decimals`` grid exactly; otherwise the frame is rejected. The level keeps the exchange's own
-  strings, which checksums need (:mod:`clobactors.checksum`).
-* Sizes stay the exchange's strings and become :class:`~decimal.Decimal` only at the API. Zero is detected
-  exactly in any spelling (``"0"``, ``"0.00000000"``). Validating every size on the hot path cost ~18 %, so
-  sizes are validated when read: a malformed size surfaces as a
+  (``str.rjust``, ~40 ns against ~130 ns for an ``int`` conversion), ascending by price for both sides.
+  Aligned strings order exactly like the prices (a space sorts before any digit) and give the price back
+  with ``str.lstrip()``. No tree or heap: with levels clustered near the touch, ``insort`` is a short
+  ``memmove``.
+* Zero sizes are lazy: a deletion is just the zero size the update wrote. A zero-size level stays in the
+  dict and the sorted list (so a re-insert at that price is again a plain update) until a read meets it or
+  a compaction drops it. Reads never see one: the best level of each side is cached and, after each frame,
+  checked (one lookup); if its size became zero the edge of the list is walked past zeros, dropping them.
+  ``top_raw``/``top``/checksums drop the zeros they come across, ``depth`` skips them, ``len`` and
+  ``statistics`` compact first, and when the dicts grow past twice their size after the last compaction a
+  full pass drops every zero (amortised). There are never entries beyond the best, so an update that
+  revives a lazily kept level can never be a new best unnoticed. Zero is exact in any plain spelling
+  (``"0"``, ``"0.000"``, ``"0.00000000"``).
+* Prices in any other spelling (``"8477"`` in a 2-decimal book, ``"1.5"``) land in the dict as new keys,
+  are found there, removed, and the frame's changes are replayed in order onto canonical prices through
+  :class:`~decimal.Decimal` (which must fall on the ``price_decimals`` grid exactly, or the frame is
+  rejected), so one price spelled two ways is one level. The exchange's own spelling is remembered for raw
+  reads and checksums (:mod:`clobactors.checksum`), in a side table that is empty for an exchange that
+  writes canonical prices.
+* Sizes stay the exchange's strings and become :class:`~decimal.Decimal` only at the API. Validating every
+  size on the hot path cost ~18 %, so sizes are validated when read: a malformed size surfaces as a
   :class:`~clobactors.errors.RemoteProtocolError` (hint ``RESYNC``) from the read that meets it; the raw
   accessors (``*_raw``) return it as sent.
 
-Malformed input raises :class:`~clobactors.errors.RemoteProtocolError` (hint ``RESYNC``): the levels before
-the bad one are applied and the book stays internally consistent, but no longer matches the exchange, so
-the owner resyncs it with a snapshot.
+Malformed input raises :class:`~clobactors.errors.RemoteProtocolError` (hint ``RESYNC``): part of the frame
+is applied (every change of a price the book held, new prices up to the bad one) and the book stays
+internally consistent, but no longer matches the exchange, so the owner resyncs it with a snapshot.
 """
 
 from __future__ import annotations
 
 import decimal
+import re
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from itertools import islice
 from typing import Final, TypeAlias, assert_never, final
 
 import attrs
 
 from clobactors.checksum import KRAKEN_DEPTH, OKX_DEPTH, kraken_checksum, okx_checksum
 from clobactors.errors import ConfigError, RecoveryHint, RemoteProtocolError
-from clobactors.messages import BookDelta, BookSnapshot, Level
+from clobactors.messages import BookDelta, BookSnapshot, DecimalLevel, Level
 from clobactors.model import Side
 
 __all__ = ["BookStatistics", "L2Book", "RawLevel"]
 
-#: A level as the exchange sent it: ``(price, size)`` decimal strings.
-RawLevel: TypeAlias = tuple[str, str]
+#: A level as the exchange sent it: ``(price, size)`` decimal strings (the same as a message's ``Level``).
+RawLevel: TypeAlias = Level
 
 #: Width of the aligned sort keys; longer price strings are rejected.
 _WIDTH: Final = 40
@@ -79,6 +102,9 @@ _NO_ASK: Final = "~"
 _MAX_DECIMALS: Final = 30
 #: Context for grid checks: any rounding is an error, and precision is ample for any exchange's prices.
 _EXACT: Final = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation])
+#: Entries (live and lazily kept zeros) a book may hold before the first compaction.
+_COMPACT_MIN: Final = 64
+_LOOKUP_ERRORS: Final = (IndexError, KeyError, TypeError, ValueError, AttributeError)
 
 
 def _is_positive_size(text: str) -> bool:
@@ -89,23 +115,30 @@ def _is_positive_size(text: str) -> bool:
         return False
 
 
-def _is_canonical(price: str, dot_at: int) -> bool:
-    """True for the canonical spelling of a price: exactly ``dot_at - 1`` decimals, ASCII digits, no leading
-    zero, not zero, not too long (for 0 decimals there is no fast path: every price goes through Decimal)."""
-    return (
-        dot_at < len(price) <= _WIDTH
-        and price[-dot_at] == "."
-        and price.isascii()
-        and price.replace(".", "", 1).isdigit()
-        and (price[0] != "0" or (price[1] == "." and price.strip("0.") != ""))
-    )
+def _is_zero(size: object) -> bool:
+    """True for zero in any plain spelling (``"0"``, ``"0.000"``, ``".0"``); anything else is a level, and a
+    malformed one (``"."``, ``"0E-8"``, ``None``) surfaces as an error when read."""
+    return isinstance(size, str) and not size.strip("0.") and "0" in size and size.count(".") <= 1
 
 
-def _edge_key(keys: list[str], is_bid: bool) -> str:
-    """The best aligned key of a side's ascending list, or the empty-side sentinel."""
-    if not keys:
-        return _NO_BID if is_bid else _NO_ASK
-    return keys[-1] if is_bid else keys[0]
+def _all_nonzero(levels: list[RawLevel]) -> bool:
+    """A quick check that none of these levels is a lazily kept zero (a malformed size counts as one)."""
+    try:
+        return all(size.strip("0.") for _, size in levels)
+    except AttributeError:  # not a string: not a zero either, and Decimal() judges it when read
+        return all(not _is_zero(size) for _, size in levels)
+
+
+def _canonical_matcher(decimals: int) -> Callable[[str], object]:
+    """A check for the canonical spelling of a price: exactly ``decimals`` decimals, ASCII digits, no leading
+    zero, not zero, at most ``_WIDTH`` characters. A compiled regex is one C call, ~3x faster than string
+    methods on the insert path."""
+    whole = _WIDTH - decimals - 1 if decimals else _WIDTH
+    if not decimals:
+        return re.compile(f"[1-9][0-9]{{0,{whole - 1}}}").fullmatch
+    return re.compile(
+        f"(?:[1-9][0-9]{{0,{whole - 1}}}\\.[0-9]{{{decimals}}}|0\\.(?=0*[1-9])[0-9]{{{decimals}}})"
+    ).fullmatch
 
 
 @final
@@ -120,6 +153,8 @@ class BookStatistics:
     snapshots: int
     #: Snapshots and deltas applied.
     updates: int
+    #: Full passes that dropped lazily kept zero-size levels (see the module doc).
+    compactions: int = 0
 
 
 @final
@@ -133,41 +168,82 @@ class L2Book:
 
     _price_decimals: int
     _instrument: str = ""
-    _bids: dict[str, RawLevel] = attrs.field(init=False, factory=dict)
-    _asks: dict[str, RawLevel] = attrs.field(init=False, factory=dict)
+    #: Canonical price -> size as sent; may hold zero sizes below the best (see the module doc).
+    _bids: dict[str, str] = attrs.field(init=False, factory=dict)
+    _asks: dict[str, str] = attrs.field(init=False, factory=dict)
+    #: The same prices, aligned, ascending for both sides.
     _bid_keys: list[str] = attrs.field(init=False, factory=list)
     _ask_keys: list[str] = attrs.field(init=False, factory=list)
+    #: Canonical price -> the exchange's own spelling, for levels last sent in another spelling (checksums
+    #: hash what the exchange sent); empty, and never consulted, for an exchange that writes canonical prices.
+    _bid_spelled: dict[str, str] = attrs.field(init=False, factory=dict)
+    _ask_spelled: dict[str, str] = attrs.field(init=False, factory=dict)
     _best_bid: str = attrs.field(init=False, default="")
     _best_bid_key: str = attrs.field(init=False, default=_NO_BID)
     _best_ask: str = attrs.field(init=False, default="")
     _best_ask_key: str = attrs.field(init=False, default=_NO_ASK)
+    #: No zero-size entry is kept (true after a compaction, false after any update).
+    _clean: bool = attrs.field(init=False, default=True)
+    _compact_at: int = attrs.field(init=False, default=_COMPACT_MIN)
+    _compactions: int = attrs.field(init=False, default=0)
     _snapshots: int = attrs.field(init=False, default=0)
     _updates: int = attrs.field(init=False, default=0)
+    _is_canonical: Callable[[str], object] = attrs.field(init=False, repr=False, default=None)
 
     def __attrs_post_init__(self) -> None:
         if not 0 <= self._price_decimals <= _MAX_DECIMALS:
             raise ConfigError(f"price_decimals must be within 0..{_MAX_DECIMALS}, not {self._price_decimals}")
+        self._is_canonical = _canonical_matcher(self._price_decimals)
 
     # -- applying ----------------------------------------------------------------------------------------
 
     def apply_raw(self, bids: Iterable[RawLevel], asks: Iterable[RawLevel]) -> None:
-        """Apply changed levels as the exchange sent them (the hot path); size zero removes a level."""
+        """Apply changed levels as the exchange sent them (the hot path); size zero removes a level.
+
+        Written for speed (see the module doc), so both sides are spelled out inline: one C-level
+        ``dict.update`` per side for every change, then Python work only for the prices the dict did not
+        hold (:meth:`_insert`) and for a best level whose size became zero (:meth:`_edge`).
+        """
+        self._clean = False
         try:
-            self._best_bid, self._best_bid_key = self._apply_side(
-                bids, self._bids, self._bid_keys, self._best_bid, self._best_bid_key, True
-            )
-            self._best_ask, self._best_ask_key = self._apply_side(
-                asks, self._asks, self._ask_keys, self._best_ask, self._best_ask_key, False
-            )
-        except (IndexError, TypeError, ValueError, AttributeError) as exc:
-            self._refresh_best()
-            raise RemoteProtocolError(
-                f"malformed book level: {exc}", hint=RecoveryHint.RESYNC, instrument=self._instrument
-            ) from exc
+            if type(bids) is not tuple and type(bids) is not list:
+                bids = list(bids)  # iterated twice on the slow path
+            if type(asks) is not tuple and type(asks) is not list:
+                asks = list(asks)
+            levels = self._bids
+            if self._bid_spelled:
+                self._forget_spellings(self._bid_spelled, bids)
+            before = len(levels)
+            levels.update(bids)
+            if len(levels) != before:
+                self._best_bid, self._best_bid_key = self._insert(
+                    bids, len(levels) - before, levels, self._bid_keys, self._bid_spelled, True
+                )
+            best = self._best_bid
+            if best and not levels[best].strip("0."):  # the best went (or is malformed: the edge decides)
+                self._best_bid, self._best_bid_key = self._edge(levels, self._bid_keys, True)
+            levels = self._asks
+            if self._ask_spelled:
+                self._forget_spellings(self._ask_spelled, asks)
+            before = len(levels)
+            levels.update(asks)
+            if len(levels) != before:
+                self._best_ask, self._best_ask_key = self._insert(
+                    asks, len(levels) - before, levels, self._ask_keys, self._ask_spelled, False
+                )
+            best = self._best_ask
+            if best and not levels[best].strip("0."):
+                self._best_ask, self._best_ask_key = self._edge(levels, self._ask_keys, False)
+        except _LOOKUP_ERRORS as exc:
+            self._repair()
+            raise self._error(f"malformed book level: {exc}") from exc
         except RemoteProtocolError:
-            self._refresh_best()
+            self._repair()
             raise
         self._updates += 1
+        # Only once both bests are settled: a compaction drops zero-size levels, which a best may be mid-frame.
+        if len(self._bids) + len(self._asks) > self._compact_at:
+            self._compact()
 
     def apply_snapshot_raw(self, bids: Iterable[RawLevel], asks: Iterable[RawLevel]) -> None:
         """Replace the whole book with these levels (zero-size levels are ignored)."""
@@ -177,19 +253,19 @@ class L2Book:
 
     def apply_snapshot(self, snapshot: BookSnapshot) -> None:
         """Replace the whole book with a canonical snapshot."""
-        self.apply_snapshot_raw(self._from_levels(snapshot.bids), self._from_levels(snapshot.asks))
+        self.apply_snapshot_raw(snapshot.bids, snapshot.asks)
 
     def apply_delta(self, delta: BookDelta) -> None:
         """Apply a canonical delta."""
-        self.apply_raw(self._from_levels(delta.bids), self._from_levels(delta.asks))
+        self.apply_raw(delta.bids, delta.asks)
 
     def apply(self, message: BookSnapshot | BookDelta) -> None:
         """Apply a canonical snapshot or delta."""
         match message:
+            case BookDelta():
+                self.apply_raw(message.bids, message.asks)
             case BookSnapshot():
                 self.apply_snapshot(message)
-            case BookDelta():
-                self.apply_delta(message)
             case _:
                 assert_never(message)
 
@@ -199,58 +275,147 @@ class L2Book:
         self._asks.clear()
         self._bid_keys.clear()
         self._ask_keys.clear()
+        self._bid_spelled.clear()
+        self._ask_spelled.clear()
         self._refresh_best()
+        self._clean = True
+        self._compact_at = _COMPACT_MIN
 
-    def _apply_side(
+    def _insert(
         self,
         changes: Iterable[RawLevel],
-        levels: dict[str, RawLevel],
+        added: int,
+        levels: dict[str, str],
         keys: list[str],
+        spelled: dict[str, str],
+        is_bid: bool,
+    ) -> tuple[str, str]:
+        """Sort in the ``added`` prices ``dict.update`` just appended to ``levels``; return the new best."""
+        best, best_key = (self._best_bid, self._best_bid_key) if is_bid else (self._best_ask, self._best_ask_key)
+        is_canonical = self._is_canonical
+        odd: list[str] = []
+        fresh = list(islice(reversed(levels), added))
+        fresh.reverse()  # in the order sent, so a malformed level leaves the ones before it applied
+        for price in fresh:
+            if type(price) is not str or not is_canonical(price):
+                odd.append(price)  # another spelling (or garbage): the slow path below
+                continue
+            size = levels[price]
+            if not size.strip("0."):  # removing an absent level is a no-op (Binance sends those)
+                if not _is_zero(size):
+                    raise ValueError(f"size {size!r} is not a decimal number")
+                del levels[price]
+                continue
+            key = price.rjust(_WIDTH)
+            insort(keys, key)
+            if (key > best_key) if is_bid else (key < best_key):
+                best, best_key = price, key
+        if odd:
+            best, best_key = self._apply_spellings(changes, odd, levels, keys, spelled, best, best_key, is_bid)
+        return best, best_key
+
+    @staticmethod
+    def _forget_spellings(spelled: dict[str, str], changes: Iterable[RawLevel]) -> None:
+        """Only for books that met another spelling: a change in the canonical one ends the other."""
+        for price, _ in changes:
+            spelled.pop(price, None)
+
+    def _apply_spellings(
+        self,
+        changes: Iterable[RawLevel],
+        odd: list[str],
+        levels: dict[str, str],
+        keys: list[str],
+        spelled: dict[str, str],
         best: str,
         best_key: str,
         is_bid: bool,
     ) -> tuple[str, str]:
-        """Apply one side's changes; return the new ``(best price, best key)``.
-
-        Written for speed: locals only, one dict lookup for the common update of an existing level, the
-        sorted list touched only by inserts and deletions.
-        """
-        dot_at = self._price_decimals + 1  # the dot's position from the end of a canonical price
-        for level in changes:
-            price, size = level
-            if not size.strip("0."):  # zero in any spelling ("0", "0.00000000"): remove
-                if "0" not in size or size.count(".") > 1:
-                    raise ValueError(f"size {size!r} is not a decimal number")
-                if levels.pop(price, None) is None:
-                    if _is_canonical(price, dot_at):
-                        continue  # removing an absent level is a no-op (Binance sends those)
-                    price = self._canonical(price)  # another spelling of a present level?
-                    if levels.pop(price, None) is None:
-                        continue
-                key = price.rjust(_WIDTH)
-                del keys[bisect_left(keys, key)]
-                if price == best:
-                    best_key = _edge_key(keys, is_bid)
-                    best = best_key.lstrip() if keys else ""
-            elif price in levels:
-                levels[price] = level
+        """Prices in another spelling than the canonical one: replay the changes in order onto canonical
+        prices, so one price spelled two ways is still one level and the last change wins."""
+        for price in odd:
+            del levels[price]
+        is_canonical = self._is_canonical
+        last: dict[str, str] = {}
+        for sent, size in changes:
+            if type(sent) is not str:
+                raise TypeError(f"price {sent!r} is not a string")
+            if is_canonical(sent):
+                last[sent] = size
+                spelled.pop(sent, None)
             else:
-                canonical = price if _is_canonical(price, dot_at) else self._canonical(price)
-                if canonical in levels:
-                    levels[canonical] = level
-                    continue
-                key = canonical.rjust(_WIDTH)
+                price = self._canonical(sent)
+                last[price] = size
+                spelled[price] = sent
+        for price, size in last.items():
+            if price in levels:
+                levels[price] = size  # a zero stays lazily, like any update
+            elif not size.strip("0."):
+                if not _is_zero(size):
+                    raise ValueError(f"size {size!r} is not a decimal number")
+            else:
+                key = price.rjust(_WIDTH)
                 insort(keys, key)
-                levels[canonical] = level
+                levels[price] = size
                 if (key > best_key) if is_bid else (key < best_key):
-                    best, best_key = canonical, key
+                    best, best_key = price, key
         return best, best_key
 
+    @staticmethod
+    def _edge(levels: dict[str, str], keys: list[str], is_bid: bool) -> tuple[str, str]:
+        """The best live level of a side, dropping the zero-size levels at its edge."""
+        edge = -1 if is_bid else 0
+        while keys:
+            key = keys[edge]
+            price = key.lstrip()
+            if not _is_zero(levels[price]):
+                return price, key
+            del keys[edge]
+            del levels[price]
+        return "", _NO_BID if is_bid else _NO_ASK
+
     def _refresh_best(self) -> None:
-        self._best_bid_key = _edge_key(self._bid_keys, True)
-        self._best_ask_key = _edge_key(self._ask_keys, False)
-        self._best_bid = self._best_bid_key.lstrip()
-        self._best_ask = "" if self._best_ask_key == _NO_ASK else self._best_ask_key.lstrip()
+        self._best_bid, self._best_bid_key = self._edge(self._bids, self._bid_keys, True)
+        self._best_ask, self._best_ask_key = self._edge(self._asks, self._ask_keys, False)
+
+    def _repair(self) -> None:
+        """After a malformed frame: make the dicts and sorted lists agree again (a full pass; rare). Prices a
+        ``dict.update`` added but the frame's error kept from being sorted in are kept if well formed."""
+        is_canonical = self._is_canonical
+        for levels, keys in ((self._bids, self._bid_keys), (self._asks, self._ask_keys)):
+            listed = {key.lstrip() for key in keys}
+            for price in [price for price in levels if price not in listed]:
+                size = levels[price]
+                if type(price) is str and is_canonical(price) and isinstance(size, str) and size.strip("0."):
+                    insort(keys, price.rjust(_WIDTH))
+                    listed.add(price)
+                else:
+                    del levels[price]
+            if len(listed) != len(levels):
+                keys[:] = [key for key in keys if key.lstrip() in levels]
+        self._refresh_best()
+
+    def _compact(self) -> None:
+        """Drop every zero-size level kept lazily (a full pass, amortised: see the module doc)."""
+        sides = ((self._bids, self._bid_keys, self._bid_spelled), (self._asks, self._ask_keys, self._ask_spelled))
+        for levels, keys, spelled in sides:
+            zeros = [price for price, size in levels.items() if _is_zero(size)]
+            if zeros:
+                for price in zeros:
+                    del levels[price]
+                keys[:] = [key for key in keys if key.lstrip() in levels]
+            for price in [price for price in spelled if price not in levels]:
+                del spelled[price]
+        self._clean = True
+        self._compactions += 1
+        self._compact_at = max(_COMPACT_MIN, 2 * (len(self._bids) + len(self._asks)))
+
+    def _drop(self, side: Side, prices: list[str]) -> None:
+        """Remove zero-size levels a read came across (their aligned keys are in the side's list)."""
+        levels, keys = (self._bids, self._bid_keys) if side is Side.BUY else (self._asks, self._ask_keys)
+        for price in prices:
+            del keys[bisect_left(keys, price.rjust(_WIDTH))]
+            del levels[price]
 
     # -- price strings -----------------------------------------------------------------------------------
 
@@ -278,38 +443,18 @@ class L2Book:
             raise self._error(f"price {shown!r} is too long for the book")
         return text
 
-    def _from_levels(self, levels: tuple[Level, ...]) -> list[RawLevel]:
-        """Canonical ``(Decimal, Decimal)`` levels as strings, keeping every digit the exchange sent."""
-        # The hot path of canonical deltas, so measured (bench/run.py book-pipeline): ``str()`` is ~3x faster
-        # than ``format(d, "f")`` and writes the same digits unless it picks exponent notation (then "E" is in
-        # it and we fall back); a zero size becomes "0", which removes the level like any other zero.
-        out: list[RawLevel] = []
-        append = out.append
-        for price, size in levels:
-            price_text = str(price)
-            if "E" in price_text:
-                price_text = format(price, "f")
-            if not size:  # zero of any sign or exponent (a NaN is truthy)
-                append((price_text, "0"))
-                continue
-            if size.is_signed() or not size.is_finite():
-                raise self._error(f"size {size!r} at price {price!r} is not a non-negative number")
-            size_text = str(size)
-            append((price_text, size_text if "E" not in size_text else format(size, "f")))
-        return out
-
     def _error(self, message: str) -> RemoteProtocolError:
         return RemoteProtocolError(message, hint=RecoveryHint.RESYNC, instrument=self._instrument)
 
-    def _size(self, level: RawLevel) -> Decimal:
+    def _size(self, price: str, text: str) -> Decimal:
         """One level's size as a Decimal (validated here, when read: see the module doc)."""
         try:
-            size = Decimal(level[1])
-            if size > 0 and size.is_finite():  # a NaN fails the comparison with InvalidOperation
+            size = Decimal(text)
+            if size > 0 and size.is_finite() and "_" not in text:  # a NaN fails the comparison
                 return size
         except (decimal.InvalidOperation, TypeError, ValueError):
             pass
-        raise self._error(f"size {level[1]!r} at price {level[0]!r} is not a positive number")
+        raise self._error(f"size {text!r} at price {price!r} is not a positive number")
 
     def _sizes(self, levels: list[RawLevel]) -> list[Decimal]:
         """The sizes of these levels as Decimals; sizes are validated here, when read (see the module doc)."""
@@ -318,8 +463,10 @@ class L2Book:
             # One pass of C-level checks; a NaN fails the comparison with InvalidOperation.
             if sizes and (min(sizes) <= 0 or not sum(sizes, Decimal(0)).is_finite()):
                 raise decimal.InvalidOperation
+            if any("_" in size for _, size in levels):
+                raise ValueError
         except (decimal.InvalidOperation, TypeError, ValueError):
-            bad = next((lv for lv in levels if not _is_positive_size(lv[1])), levels[0])
+            bad = next((lv for lv in levels if not _is_positive_size(lv[1]) or "_" in lv[1]), levels[0])
             raise self._error(f"size {bad[1]!r} at price {bad[0]!r} is not a positive number") from None
         return sizes
 
@@ -327,19 +474,35 @@ class L2Book:
 
     def best_bid_raw(self) -> RawLevel | None:
         """The best bid as the exchange sent it, without conversion (the cheapest read)."""
-        return self._bids[self._best_bid] if self._best_bid else None
+        best = self._best_bid
+        if not best:
+            return None
+        return (self._bid_spelled.get(best, best), self._bids[best])
 
     def best_ask_raw(self) -> RawLevel | None:
         """The best ask as the exchange sent it, without conversion."""
-        return self._asks[self._best_ask] if self._best_ask else None
+        best = self._best_ask
+        if not best:
+            return None
+        return (self._ask_spelled.get(best, best), self._asks[best])
 
-    def best_bid(self) -> Level | None:
+    def best_raw(self) -> tuple[RawLevel | None, RawLevel | None]:
+        """``(best_bid_raw(), best_ask_raw())`` in one call (the feed compares it after every frame)."""
+        bid, ask = self._best_bid, self._best_ask
+        return (
+            (self._bid_spelled.get(bid, bid), self._bids[bid]) if bid else None,
+            (self._ask_spelled.get(ask, ask), self._asks[ask]) if ask else None,
+        )
+
+    def best_bid(self) -> DecimalLevel | None:
         """The highest bid as ``(price, size)``, or None when there are no bids."""
-        return (Decimal(self._best_bid), self._size(self._bids[self._best_bid])) if self._best_bid else None
+        best = self._best_bid
+        return (Decimal(best), self._size(best, self._bids[best])) if best else None
 
-    def best_ask(self) -> Level | None:
+    def best_ask(self) -> DecimalLevel | None:
         """The lowest ask as ``(price, size)``, or None when there are no asks."""
-        return (Decimal(self._best_ask), self._size(self._asks[self._best_ask])) if self._best_ask else None
+        best = self._best_ask
+        return (Decimal(best), self._size(best, self._asks[best])) if best else None
 
     def is_crossed(self) -> bool:
         """True when both sides have levels and the best bid is at or above the best ask.
@@ -353,22 +516,26 @@ class L2Book:
         if n <= 0:
             return []
         if side is Side.BUY:
-            keys, levels = self._bid_keys[: -n - 1 : -1], self._bids
+            keys, levels, spelled = self._bid_keys[: -n - 1 : -1], self._bids, self._bid_spelled
         else:
-            keys, levels = self._ask_keys[:n], self._asks
-        return [levels[key.lstrip()] for key in keys]
+            keys, levels, spelled = self._ask_keys[:n], self._asks, self._ask_spelled
+        out = [(price, levels[price]) for price in [key.lstrip() for key in keys]]
+        if not (self._clean or _all_nonzero(out)):
+            # Lazily kept zero-size levels among them: drop them for good and read again.
+            zeros = [price for price, size in out if _is_zero(size)]
+            if zeros:
+                self._drop(side, zeros)
+                return self.top_raw(side, n)
+            # only malformed sizes: kept as sent (raw reads do not validate)
+        if spelled:
+            return [(spelled.get(price, price), size) for price, size in out]
+        return out
 
-    def top(self, side: Side, n: int) -> list[Level]:
+    def top(self, side: Side, n: int) -> list[DecimalLevel]:
         """The best ``n`` levels of one side (bids for BUY), best first, as Decimals."""
-        if n <= 0:
-            return []
-        if side is Side.BUY:
-            keys, levels = self._bid_keys[: -n - 1 : -1], self._bids
-        else:
-            keys, levels = self._ask_keys[:n], self._asks
-        prices = [key.lstrip() for key in keys]
-        sizes = self._sizes([levels[price] for price in prices])
-        return [(Decimal(price), size) for price, size in zip(prices, sizes, strict=True)]
+        levels = self.top_raw(side, n)
+        sizes = self._sizes(levels)
+        return [(Decimal(price), size) for (price, _), size in zip(levels, sizes, strict=True)]
 
     def depth(self, side: Side, low: Decimal, high: Decimal) -> Decimal:
         """Total size of one side's levels priced within ``[low, high]`` (bounds included)."""
@@ -377,7 +544,10 @@ class L2Book:
         keys, levels = (self._bid_keys, self._bids) if side is Side.BUY else (self._ask_keys, self._asks)
         start = bisect_left(keys, self._bound_key(low, decimal.ROUND_CEILING))
         stop = bisect_right(keys, self._bound_key(high, decimal.ROUND_FLOOR))
-        sizes = self._sizes([levels[key.lstrip()] for key in keys[start:stop]])
+        band = [(price, levels[price]) for price in [key.lstrip() for key in keys[start:stop]]]
+        if not (self._clean or _all_nonzero(band)):
+            band = [level for level in band if not _is_zero(level[1])]
+        sizes = self._sizes(band)
         with decimal.localcontext(_EXACT):  # the default context would round past 28 digits
             return sum(sizes, Decimal(0))
 
@@ -398,13 +568,18 @@ class L2Book:
         return kraken_checksum(self.top_raw(Side.BUY, KRAKEN_DEPTH), self.top_raw(Side.SELL, KRAKEN_DEPTH))
 
     def __len__(self) -> int:
+        if not self._clean:
+            self._compact()
         return len(self._bids) + len(self._asks)
 
     def statistics(self) -> BookStatistics:
+        if not self._clean:
+            self._compact()
         return BookStatistics(
             instrument=self._instrument,
             bid_levels=len(self._bids),
             ask_levels=len(self._asks),
             snapshots=self._snapshots,
             updates=self._updates,
+            compactions=self._compactions,
         )

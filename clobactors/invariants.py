@@ -154,7 +154,7 @@ def compare_books(instrument: str, view: BookSnapshot, stale: bool, truth: Depth
     out: list[Violation] = []
     if stale:
         out.append(Violation("books", instrument, "book is stale at a quiet point"))
-    for side, mine, theirs in (("bids", view.bids, truth.bids), ("asks", view.asks, truth.asks)):
+    for side, mine, theirs in (("bids", view.decimal_bids(), truth.bids), ("asks", view.decimal_asks(), truth.asks)):
         mine, theirs = tuple(mine[:depth]), tuple(theirs[:depth])
         if mine != theirs:
             first = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), None)

@@ -13,8 +13,14 @@ Families, each a tagged union on the ``type`` field:
 * :data:`LifecycleEvent` - feed connected / synced / stale / down, actor restarted, supervisor escalated,
   order outcome unknown, subscriber lagging.
 
-Prices and sizes are :class:`~decimal.Decimal`; msgspec encodes them as strings in JSON and msgpack, so a
-round trip is exact. Canonical messages forbid unknown fields (they are ours); wire structs never do.
+Prices and sizes are :class:`~decimal.Decimal`, except the levels of book messages: a :data:`Level` is the
+exchange's own ``(price, size)`` decimal strings, exact and unconverted, because converting every level of
+every frame to Decimal was most of the book feed's cost (``bench/run.py book-pipeline``). A dialect passes
+them on unvalidated; :class:`~clobactors.book.L2Book` validates them when it applies or reads them, and
+:meth:`BookDelta.decimal_bids` (and friends) convert them, raising
+:class:`~clobactors.errors.RemoteProtocolError` (hint ``RESYNC``) for a malformed number. msgspec encodes
+Decimals as strings in JSON and msgpack, so a round trip is exact either way. Canonical messages forbid
+unknown fields (they are ours); wire structs never do.
 
 Market data may be conflated for a slow consumer (:func:`conflation_key` and :func:`merge_market`): the
 latest best bid/ask or mark price replaces an older one, and book deltas for the same instrument merge into
@@ -23,11 +29,13 @@ one delta that leaves the book in the same state. Trades are never merged (each 
 
 from __future__ import annotations
 
+import decimal
 from decimal import Decimal
 from typing import Final, TypeAlias, final
 
 import msgspec
 
+from clobactors.errors import RecoveryHint, RemoteProtocolError
 from clobactors.model import (
     Liquidity,
     MarginType,
@@ -50,6 +58,7 @@ __all__ = [
     "CancelAll",
     "CancelOrder",
     "Command",
+    "DecimalLevel",
     "Event",
     "FeedConnected",
     "FeedDown",
@@ -73,11 +82,41 @@ __all__ = [
     "SupervisorEscalatedEvent",
     "Trade",
     "conflation_key",
+    "decimal_levels",
+    "level",
     "merge_market",
 ]
 
-#: One price level: ``(price, size)``. A size of zero in a delta removes the level.
-Level: TypeAlias = tuple[Decimal, Decimal]
+#: One price level of a book message as the exchange wrote it: ``(price, size)`` decimal strings, exact and
+#: not validated yet (see the module docstring). A size of zero (any spelling) in a delta removes the level.
+Level: TypeAlias = tuple[str, str]
+#: One price level as numbers: what :meth:`BookDelta.decimal_bids` and the book's Decimal reads return.
+DecimalLevel: TypeAlias = tuple[Decimal, Decimal]
+
+
+def level(price: Decimal | str, size: Decimal | str) -> Level:
+    """A :data:`Level` from numbers or strings; Decimals are written in plain notation with every digit."""
+    return (
+        price if isinstance(price, str) else format(price, "f"),
+        size if isinstance(size, str) else format(size, "f"),
+    )
+
+
+def decimal_levels(levels: tuple[Level, ...], instrument: str = "") -> tuple[DecimalLevel, ...]:
+    """Levels as ``(Decimal, Decimal)``; a malformed, non-finite or negative number (or a price that is not
+    positive) raises :class:`~clobactors.errors.RemoteProtocolError` with hint ``RESYNC``."""
+    try:
+        out = tuple((Decimal(price), Decimal(size)) for price, size in levels)
+        for (price, size), (p, s) in zip(out, levels, strict=True):
+            # Decimal() accepts "1_000", which no exchange means; NaN fails the comparisons.
+            if not price > 0 or not size >= 0 or not (price + size).is_finite() or "_" in p or "_" in s:
+                raise ValueError(f"level ({p!r}, {s!r}) is not a positive price with a non-negative size")
+    except (decimal.InvalidOperation, TypeError, ValueError) as exc:
+        raise RemoteProtocolError(
+            f"malformed book level: {exc}", hint=RecoveryHint.RESYNC, instrument=instrument
+        ) from exc
+    return out
+
 
 class _Event(
     msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="type", tag=str.lower
@@ -99,11 +138,22 @@ class _Market(_Event, frozen=True, kw_only=True):
 
 @final
 class BookSnapshot(_Market, frozen=True, kw_only=True):
-    """A full (or top-N) L2 book. ``sequence`` is the exchange's update id for it, if any."""
+    """A full (or top-N) L2 book. ``sequence`` is the exchange's update id for it, if any.
+
+    Levels are the exchange's strings (:data:`Level`), bids best first and asks best first as sent.
+    """
 
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
     sequence: int | None = None
+
+    def decimal_bids(self) -> tuple[DecimalLevel, ...]:
+        """The bids as Decimals (RemoteProtocolError for a malformed number)."""
+        return decimal_levels(self.bids, self.instrument)
+
+    def decimal_asks(self) -> tuple[DecimalLevel, ...]:
+        """The asks as Decimals (RemoteProtocolError for a malformed number)."""
+        return decimal_levels(self.asks, self.instrument)
 
 
 @final
@@ -121,6 +171,14 @@ class BookDelta(_Market, frozen=True, kw_only=True):
     sequence: int | None = None
     prev_sequence: int | None = None
     checksum: int | None = None
+
+    def decimal_bids(self) -> tuple[DecimalLevel, ...]:
+        """The changed bids as Decimals (RemoteProtocolError for a malformed number)."""
+        return decimal_levels(self.bids, self.instrument)
+
+    def decimal_asks(self) -> tuple[DecimalLevel, ...]:
+        """The changed asks as Decimals (RemoteProtocolError for a malformed number)."""
+        return decimal_levels(self.asks, self.instrument)
 
 
 @final
@@ -430,6 +488,7 @@ def merge_market(older: MarketEvent, newer: MarketEvent) -> MarketEvent:
 
 
 def _merge_levels(older: tuple[Level, ...], newer: tuple[Level, ...]) -> tuple[Level, ...]:
-    merged = dict(older)
-    merged.update(newer)
-    return tuple(merged.items())
+    """Older levels the newer delta does not name, then the newer ones in order: applied in that order they
+    give what applying both does, even if the exchange spelled one price two ways (``"1.5"``, ``"1.50"``)."""
+    newest = dict(newer)
+    return (*((price, size) for price, size in dict(older).items() if price not in newest), *newest.items())

@@ -174,19 +174,63 @@ def test_canonical_messages() -> None:
         BookSnapshot(
             exchange="binance",
             instrument="BTC-USDT",
-            bids=((D("0.00001767"), D("0.00000048")), (D("0.00001766"), D("50.29884341"))),
-            asks=((D("0.00001768"), D("1")),),
+            bids=(("0.00001767", "0.00000048"), ("0.00001766", "50.29884341")),
+            asks=(("0.00001768", "1"),),
         )
     )
-    # Decimal's str() would say 4.8E-7; the book keeps every digit as a plain decimal string.
+    # Messages carry the exchange's strings: the book keeps every digit.
     assert book.best_bid_raw() == ("0.00001767", "0.00000048")
     assert book.best_bid() == (D("0.00001767"), D("4.8E-7"))
-    book.apply(BookDelta(exchange="binance", instrument="BTC-USDT", bids=((D("0.00001767"), D(0)),)))
+    book.apply(BookDelta(exchange="binance", instrument="BTC-USDT", bids=(("0.00001767", "0"),)))
     assert book.best_bid() == (D("0.00001766"), D("50.29884341"))
+    book.apply_delta(BookDelta(exchange="binance", bids=(("0.00001766", "-1"),)))
+    with pytest.raises(RemoteProtocolError):  # a malformed size surfaces when read
+        book.best_bid()
     with pytest.raises(RemoteProtocolError):
-        book.apply_delta(BookDelta(exchange="binance", bids=((D("0.00001767"), D(-1)),)))
-    with pytest.raises(RemoteProtocolError):
-        book.apply_delta(BookDelta(exchange="binance", bids=((D("0.000017675"), D(1)),)))
+        book.apply_delta(BookDelta(exchange="binance", bids=(("0.000017675", "1"),)))
+    with pytest.raises(RemoteProtocolError):  # the old contract's Decimal levels are malformed input
+        book.apply_delta(BookDelta(exchange="binance", bids=((D("0.00001767"), D(1)),)))  # type: ignore[arg-type]
+
+
+def test_lazy_zeros_are_never_read() -> None:
+    """A deleted level below the best stays in the dicts until a read or a compaction drops it."""
+    book = binance_book()
+    book.apply_raw([("26999.99000000", "0.000"), ("26999.50000000", "0")], [])
+    assert book.best_bid_raw() == ("27000.00000000", "1.00000000")
+    assert book.top_raw(Side.BUY, 5) == [("27000.00000000", "1.00000000")]
+    assert book.depth(Side.BUY, D(0), D(10**6)) == D(1)
+    book.apply_raw([("26999.99000000", "5")], [])  # re-insert after delete
+    assert book.top(Side.BUY, 5) == [(D(27000), D(1)), (D("26999.99"), D(5))]
+    book.apply_raw([("27000.00000000", "0"), ("26999.99000000", "0")], [])  # every bid gone
+    assert book.best_bid() is None and book.top(Side.BUY, 3) == [] and not book.is_crossed()
+    assert len(book) == 2 and book.statistics().bid_levels == 0
+
+
+def test_compaction_keeps_the_book_exact() -> None:
+    """Deleting deep levels over and over triggers amortised compactions; reads stay exact throughout."""
+    book = L2Book(price_decimals=2)
+    prices = [f"{100 + i}.00" for i in range(200)]
+    book.apply_snapshot_raw([(p, "1") for p in prices], [("1000.00", "1")])
+    for round_ in range(6):
+        book.apply_raw([(p, "0.00") for p in prices[1:-1]], [])
+        assert book.best_bid_raw() == (prices[-1], "1")
+        book.apply_raw([(p, str(round_ + 2)) for p in prices[1:-1:2]], [])
+    assert book.statistics().compactions >= 2
+    assert book.top_raw(Side.BUY, 3) == [(prices[-1], "1"), (prices[-3], "7"), (prices[-5], "7")]
+    assert len(book) == 2 + 99 + 1
+
+
+def test_compaction_in_a_frame_that_deletes_the_best() -> None:
+    """The dicts outgrow the compaction threshold in the same frame that zeroes the best level."""
+    book = L2Book(price_decimals=2)
+    book.apply_snapshot_raw([(f"{100 + i}.00", "1") for i in range(40)], [(f"{200 + i}.00", "1") for i in range(40)])
+    book.apply_raw([(f"{100 + i}.00", "0") for i in range(39)], [])  # lazily kept zeros below the best
+    before = book.statistics().compactions
+    fresh = [(f"{10 + i}.00", "2") for i in range(90)]
+    book.apply_raw([*fresh, ("139.00", "0")], [("200.00", "0")])  # grows past the threshold, best gone
+    assert book.statistics().compactions > before
+    assert book.best_bid_raw() == ("99.00", "2") and book.best_ask_raw() == ("201.00", "1")
+    assert len(book) == 90 + 39
 
 
 def test_integer_price_book() -> None:
@@ -344,12 +388,14 @@ def _levels(draw: st.DrawFn, decimals: int) -> list[RawLevel]:
 
 
 @st.composite
-def _operations(draw: st.DrawFn) -> tuple[int, list[tuple[str, list[RawLevel], list[RawLevel]]]]:
+def _operations(draw: st.DrawFn) -> tuple[int, list[tuple[str, list[RawLevel], list[RawLevel], int]]]:
     decimals = draw(st.sampled_from([0, 2, 8]))
-    ops = [("snapshot", draw(_levels(decimals)), draw(_levels(decimals)))]
+    ops = [("snapshot", draw(_levels(decimals)), draw(_levels(decimals)), 2)]
     for _ in range(draw(st.integers(1, 25))):
         kind = draw(st.sampled_from(["delta", "delta", "delta", "delta", "message", "snapshot"]))
-        ops.append((kind, draw(_levels(decimals)), draw(_levels(decimals))))
+        # How much to read after it: 0 best only, 1 also top/depth, 2 everything (len compacts the book), so
+        # lazily kept zeros live across several updates before a read or a compaction meets them.
+        ops.append((kind, draw(_levels(decimals)), draw(_levels(decimals)), draw(st.sampled_from([0, 0, 1, 2]))))
     return decimals, ops
 
 
@@ -370,12 +416,14 @@ class _Model:
         return sorted(self.sides[side], reverse=side is Side.BUY)
 
 
-def _check(book: L2Book, model: _Model, band: tuple[Decimal, Decimal]) -> None:
+def _check(book: L2Book, model: _Model, band: tuple[Decimal, Decimal], reads: int) -> None:
     for side in (Side.BUY, Side.SELL):
         prices = model.ordered(side)
         levels = model.sides[side]
         best = book.best_bid() if side is Side.BUY else book.best_ask()
         assert best == ((prices[0], D(levels[prices[0]][1])) if prices else None)
+        if reads < 1:
+            continue
         for n in (1, 3, 50):
             assert book.top(side, n) == [(p, D(levels[p][1])) for p in prices[:n]]
             assert book.top_raw(side, n) == [levels[p] for p in prices[:n]]
@@ -383,7 +431,13 @@ def _check(book: L2Book, model: _Model, band: tuple[Decimal, Decimal]) -> None:
         assert book.depth(side, low, high) == sum((D(levels[p][1]) for p in prices if low <= p <= high), D(0))
     bids, asks = model.ordered(Side.BUY), model.ordered(Side.SELL)
     assert book.is_crossed() == bool(bids and asks and bids[0] >= asks[0])
-    assert len(book) == len(bids) + len(asks)
+    if reads >= 2:
+        assert len(book) == len(bids) + len(asks)
+        assert (book.statistics().bid_levels, book.statistics().ask_levels) == (len(bids), len(asks))
+        assert book.okx_checksum() == okx_checksum(
+            [levels_ for p in bids[:25] for levels_ in [model.sides[Side.BUY][p]]],
+            [levels_ for p in asks[:25] for levels_ in [model.sides[Side.SELL][p]]],
+        )
 
 
 @settings(max_examples=100, deadline=None)
@@ -393,29 +447,20 @@ def _check(book: L2Book, model: _Model, band: tuple[Decimal, Decimal]) -> None:
     st.decimals(min_value=0, max_value=1, places=3),
 )
 def test_book_matches_dict_model(
-    case: tuple[int, list[tuple[str, list[RawLevel], list[RawLevel]]]], low: Decimal, width: Decimal
+    case: tuple[int, list[tuple[str, list[RawLevel], list[RawLevel], int]]], low: Decimal, width: Decimal
 ) -> None:
     decimals, ops = case
     book, model = L2Book(price_decimals=decimals), _Model()
     scale = D(40).scaleb(-decimals)  # the drawn prices span (0, scale]
     band = (low * scale, (low + width) * scale)
-    for kind, bids, asks in ops:
+    for kind, bids, asks, reads in ops:
         if kind == "snapshot":
             model = _Model()
             book.apply_snapshot_raw(bids, asks)
         elif kind == "message":
-            # Canonical messages carry Decimals; the book stores their plain-decimal spelling.
-            bids = [(format(D(p), "f"), format(D(s), "f")) for p, s in bids]
-            asks = [(format(D(p), "f"), format(D(s), "f")) for p, s in asks]
-            book.apply_delta(
-                BookDelta(
-                    exchange="x",
-                    bids=tuple((D(p), D(s)) for p, s in bids),
-                    asks=tuple((D(p), D(s)) for p, s in asks),
-                )
-            )
+            book.apply_delta(BookDelta(exchange="x", bids=tuple(bids), asks=tuple(asks)))
         else:
             book.apply_raw(bids, asks)
         model.apply(Side.BUY, bids)
         model.apply(Side.SELL, asks)
-        _check(book, model, band)
+        _check(book, model, band, reads)

@@ -61,10 +61,10 @@ def execution(trade_id: int, size: str = "1") -> Execution:
 
 def test_books() -> None:
     truth = Depth(symbol="BTCUSDT", update_id=7, bids=((D("100"), D("1")),), asks=((D("101"), D("2")),))
-    same = BookSnapshot(exchange=EX, instrument="BTC-USDT", bids=truth.bids, asks=truth.asks, sequence=7)
+    same = BookSnapshot(exchange=EX, instrument="BTC-USDT", bids=(("100.00", "1"),), asks=(("101", "2.0"),), sequence=7)
     assert compare_books("BTC-USDT", same, False, truth, 20) == []
     assert [v.detail for v in compare_books("BTC-USDT", same, True, truth, 20)] == ["book is stale at a quiet point"]
-    off = BookSnapshot(exchange=EX, instrument="BTC-USDT", bids=((D("100"), D("3")),), asks=(), sequence=6)
+    off = BookSnapshot(exchange=EX, instrument="BTC-USDT", bids=(("100", "3"),), asks=(), sequence=6)
     details = [v.detail for v in compare_books("BTC-USDT", off, False, truth, 20)]
     assert details == [
         "bids differ from level 0: session 3@100, exchange 1@100",

@@ -26,7 +26,7 @@ import trio
 from clobactors.book import L2Book, RawLevel
 from clobactors.errors import ActorUnavailable, RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.standard import BookSync, SyncResult
-from clobactors.messages import BestBidAsk, BookDelta, BookSnapshot, Level
+from clobactors.messages import BestBidAsk, BookDelta, BookSnapshot, DecimalLevel
 from clobactors.model import Instrument, Side
 
 __all__ = ["BookChecksum", "BookView", "GetBook", "InstrumentBook", "price_decimals_for_tick"]
@@ -121,25 +121,27 @@ class InstrumentBook:
         Raises :class:`RemoteProtocolError` (hint RESYNC) for a malformed level or a checksum mismatch; the
         levels before it stay applied, so the caller must resync.
         """
-        applied: list[BookSnapshot | BookDelta] = []
-        for item in result.apply:
-            self.book.apply(item)
-            applied.append(item)
-            if isinstance(item, BookSnapshot):
-                self.snapshots_applied += 1
-            else:
-                self.deltas_applied += 1
-                self._check(item)
-            if item.sequence is not None:
-                self.sequence = item.sequence
-        if applied:
+        items = result.apply
+        if items:
+            book = self.book
+            for item in items:
+                if type(item) is BookDelta:  # the hot path: one delta a frame
+                    book.apply_raw(item.bids, item.asks)
+                    self.deltas_applied += 1
+                    if item.checksum is not None:
+                        self._check(item)
+                else:
+                    book.apply(item)
+                    self.snapshots_applied += 1
+                if item.sequence is not None:
+                    self.sequence = item.sequence
             self.last_update, self.last_update_ns = at, recv_ns
         became = result.synced and not self.synced
         if became:
             self.synced = True
             self.stale = False
             self.synced_event.set()
-        return became, applied
+        return became, list(items)
 
     def _check(self, delta: BookDelta) -> None:
         if delta.checksum is None:
@@ -157,7 +159,7 @@ class InstrumentBook:
 
     def top_changed(self) -> bool:
         """Whether the best levels differ from the last derived BestBidAsk (and remember them if so)."""
-        top = (self.book.best_bid_raw(), self.book.best_ask_raw())
+        top = self.book.best_raw()
         if top == self.last_top:
             return False
         self.last_top = top
@@ -216,10 +218,10 @@ class BookView:
         """Wall-clock receive time (ns since the epoch) of the last applied update; 0 before any."""
         return self._state.last_update_ns
 
-    def best_bid(self) -> Level | None:
+    def best_bid(self) -> DecimalLevel | None:
         return self._state.book.best_bid()
 
-    def best_ask(self) -> Level | None:
+    def best_ask(self) -> DecimalLevel | None:
         return self._state.book.best_ask()
 
     def mid(self) -> Decimal | None:
@@ -227,7 +229,7 @@ class BookView:
         bid, ask = self.best_bid(), self.best_ask()
         return None if bid is None or ask is None else (bid[0] + ask[0]) / 2
 
-    def top(self, side: Side, n: int) -> list[Level]:
+    def top(self, side: Side, n: int) -> list[DecimalLevel]:
         """The best ``n`` levels of one side (bids for BUY), best first."""
         return self._state.book.top(side, n)
 
@@ -247,8 +249,8 @@ class BookView:
             exchange=state.instrument.exchange,
             instrument=state.name,
             ts_recv=state.last_update_ns,
-            bids=tuple(state.book.top(Side.BUY, depth)),
-            asks=tuple(state.book.top(Side.SELL, depth)),
+            bids=tuple(state.book.top_raw(Side.BUY, depth)),
+            asks=tuple(state.book.top_raw(Side.SELL, depth)),
             sequence=state.sequence,
         )
 

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, TypeAlias, TypeVar, final
 
 import attrs
+import msgspec
 
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
@@ -130,12 +131,14 @@ class ExchangeInfo:
 
 
 @final
-@attrs.frozen
-class SyncResult:
+class SyncResult(msgspec.Struct, frozen=True, kw_only=True):
     """What a :class:`BookSync` says to do with a delta or a snapshot.
 
     ``apply`` lists what to apply to the book, in order (a snapshot first when the book is being rebuilt).
     ``synced`` is true once the book is known to match the exchange.
+
+    A frozen msgspec Struct rather than ``attrs.frozen``: one is built for every delta, and a frozen attrs
+    instance cost ~0.45 µs against ~0.06 µs (bench/run.py book-pipeline).
     """
 
     apply: tuple[BookSnapshot | BookDelta, ...] = ()

@@ -160,8 +160,8 @@ class _Frame(msgspec.Struct, kw_only=True):
     id: int | str | None = None
     U: int | None = None
     u: int | None = None
-    b: list[tuple[Decimal, Decimal]] = []
-    a: list[tuple[Decimal, Decimal]] = []
+    b: list[tuple[str, str]] = []
+    a: list[tuple[str, str]] = []
     c: int | None = None
     p: Decimal | None = None
     q: Decimal | None = None
@@ -178,8 +178,8 @@ _decoder = msgspec.json.Decoder(_Frame)
 
 class _Depth(msgspec.Struct):
     lastUpdateId: int
-    bids: tuple[tuple[Decimal, Decimal], ...]
-    asks: tuple[tuple[Decimal, Decimal], ...]
+    bids: tuple[tuple[str, str], ...]
+    asks: tuple[tuple[str, str], ...]
 
 
 @attrs.define

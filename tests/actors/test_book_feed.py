@@ -319,7 +319,7 @@ async def test_book_view_is_read_only_and_outlives_nothing(autojump_clock: trio.
             assert view.top(Side.BUY, 1) == [(D("100.00"), D(1))]
             assert view.depth(Side.BUY, D("99"), D("101")) == D(3)
             snap = view.snapshot(10)
-            assert snap.bids == ((D("100.00"), D(1)), (D("99.50"), D(2))) and snap.sequence == 11
+            assert snap.decimal_bids() == ((D("100.00"), D(1)), (D("99.50"), D(2))) and snap.sequence == 11
             assert view.last_update == trio.current_time() and view.exchange == "fakex"
             assert not hasattr(view, "apply") and not hasattr(view, "book")
             with pytest.raises(attrs.exceptions.FrozenInstanceError):

@@ -69,7 +69,7 @@ async def test_dialect_syncs_the_book_and_trades_through_the_face(autojump_clock
             if isinstance(item, BookSnapshot):
                 bids.clear()
                 asks.clear()
-            for side, levels in ((bids, item.bids), (asks, item.asks)):
+            for side, levels in ((bids, item.decimal_bids()), (asks, item.decimal_asks())):
                 for price, size in levels:
                     if size == 0:
                         side.pop(price, None)
@@ -120,8 +120,8 @@ async def test_dialect_syncs_the_book_and_trades_through_the_face(autojump_clock
         stats = sync.statistics()
         assert stats.synced and stats.gaps == 0 and stats.applied > 5
         assert stats.last_update_id == final.sequence
-        assert sorted(bids.items(), reverse=True) == list(final.bids)
-        assert sorted(asks.items()) == list(final.asks)
+        assert sorted(bids.items(), reverse=True) == list(final.decimal_bids())
+        assert sorted(asks.items()) == list(final.decimal_asks())
         assert len(marks) >= 3 and all(m.mark_price > 0 for m in marks)
         fills = [e for e in events if isinstance(e, Fill)]
         assert sum((f.size for f in fills), D(0)) == D("0.05") and {f.client_order_id for f in fills} == {"dialect-1"}

@@ -23,6 +23,7 @@ import msgspec
 
 from clobactors.errors import RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance import wire as w
+from clobactors.exchanges.binance.codec_book import BOOK_TEXT_DECODER
 from clobactors.exchanges.binance.convert import (
     EXCHANGE,
     average_price,
@@ -208,7 +209,7 @@ def decode_balances(result: HttpResult, recv_ns: int) -> list[Balance]:
 def decode_book_snapshot(result: HttpResult, instrument: Instrument, recv_ns: int) -> BookSnapshot:
     """``GET /api/v3/depth``: ``lastUpdateId`` is the sequence the sync splices the diff stream onto."""
     book = w.decode_checked(
-        w.ORDER_BOOK_DECODER,
+        BOOK_TEXT_DECODER,  # levels stay the exchange's strings (see codec_book)
         result.body,
         what="GET /api/v3/depth",
         hint=RecoveryHint.RESYNC,

@@ -42,6 +42,9 @@ __all__ = ["BinanceSpotBookSync", "BookSyncStatistics", "DEFAULT_MAX_BUFFERED"]
 #: Diff events kept while waiting for a snapshot. At 10 events a second per symbol this is ~17 minutes; when
 #: full the oldest go, and a snapshot older than what is left is reported as a gap (then refetched).
 DEFAULT_MAX_BUFFERED: Final = 10_000
+#: The answers that carry nothing to apply (immutable, so shared).
+_NOTHING: Final = SyncResult()
+_SYNCED: Final = SyncResult(synced=True)
 
 
 @final
@@ -82,15 +85,18 @@ class BinanceSpotBookSync:
         return self._last is not None
 
     def on_delta(self, delta: BookDelta) -> SyncResult:
-        first, final_id = self._ids(delta)
-        if self._last is None:
+        first, final_id = delta.first_sequence, delta.sequence
+        if first is None or final_id is None or first > final_id:
+            first, final_id = self._ids(delta)  # raises
+        last = self._last
+        if last is None:
             self._buffer.append(delta)
-            return SyncResult()
-        if final_id <= self._last:
+            return _NOTHING
+        if final_id <= last:
             self._stale += 1
-            return SyncResult(synced=True)
-        if first > self._last + 1:
-            raise self._gap(expected=self._last + 1, received=first, keep=delta)
+            return _SYNCED
+        if first > last + 1:
+            raise self._gap(expected=last + 1, received=first, keep=delta)
         self._last = final_id
         self._applied += 1
         return SyncResult(apply=(delta,), synced=True)

@@ -47,6 +47,7 @@ from msgspec import UNSET, UnsetType
 from clobactors.errors import RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance.symbols import SymbolTable
 from clobactors.exchanges.binance_usdm import wire as w
+from clobactors.exchanges.binance_usdm.codec_book import MARKET_TEXT_DECODER, DepthUpdateText
 from clobactors.exchanges.binance_usdm.convert import EXCHANGE, ms_to_ns
 from clobactors.exchanges.binance_usdm.convert_account import (
     account_update_events,
@@ -126,7 +127,7 @@ def _market_payload(
     table: SymbolTable, stream: str | None, data: msgspec.Raw | bytes, recv_ns: int
 ) -> list[MarketEvent | Control]:
     try:
-        payload = w.MARKET_EVENT_DECODER.decode(data)
+        payload = MARKET_TEXT_DECODER.decode(data)
     except msgspec.DecodeError as exc:
         where = table.stream_name(stream, count=False) if stream else None
         resync = stream is not None and _DIFF_DEPTH_RE.search(stream) is not None and where is not None
@@ -140,7 +141,7 @@ def _market_payload(
     if name is None:
         return []
     match payload:
-        case w.DepthUpdate():
+        case DepthUpdateText():
             return [
                 BookDelta(
                     exchange=EXCHANGE,

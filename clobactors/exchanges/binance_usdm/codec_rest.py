@@ -21,6 +21,7 @@ from __future__ import annotations
 from clobactors.errors import RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance.symbols import SymbolTable
 from clobactors.exchanges.binance_usdm import wire as w
+from clobactors.exchanges.binance_usdm.codec_book import ORDER_BOOK_TEXT_DECODER
 from clobactors.exchanges.binance_usdm.commands import FUNDING_FEE
 from clobactors.exchanges.binance_usdm.convert import EXCHANGE, ms_to_ns, parse_side
 from clobactors.exchanges.binance_usdm.convert_account import balance, order_update, position
@@ -196,7 +197,7 @@ def decode_mark_price(result: HttpResult, instrument: Instrument, recv_ns: int) 
 def decode_book_snapshot(result: HttpResult, instrument: Instrument, recv_ns: int) -> BookSnapshot:
     """``GET /fapi/v1/depth``: ``lastUpdateId`` is what the sync splices the diff stream onto."""
     book = w.decode_checked(
-        w.ORDER_BOOK_DECODER,
+        ORDER_BOOK_TEXT_DECODER,  # levels stay the exchange's strings (see codec_book)
         result.body,
         what="GET /fapi/v1/depth",
         hint=RecoveryHint.RESYNC,

@@ -68,8 +68,8 @@ def test_depth_update(dialect: BinanceSpotDialect) -> None:
         instrument="BNB-BTC",
         ts_exchange=1672515782136 * 1_000_000,
         ts_recv=RECV,
-        bids=((Decimal("0.0024"), Decimal("10")),),
-        asks=((Decimal("0.0026"), Decimal("100")),),
+        bids=(("0.0024", "10"),),
+        asks=(("0.0026", "100"),),
         first_sequence=157,
         sequence=160,
     )

@@ -182,8 +182,8 @@ def test_snapshot_time_listen_key(dialect: BinanceSpotDialect) -> None:
         exchange="binance",
         instrument="BTC-USDT",
         ts_recv=RECV,
-        bids=((Decimal("4.00000000"), Decimal("431.00000000")),),
-        asks=((Decimal("4.00000200"), Decimal("12.00000000")),),
+        bids=(("4.00000000", "431.00000000"),),
+        asks=(("4.00000200", "12.00000000"),),
         sequence=1027024,
     )
     assert dialect.decode_server_time(answer(payload("http_get_time.json"))) == 1499827319559

@@ -63,8 +63,8 @@ def test_depth_update_carries_pu(dialect: BinanceUsdmDialect) -> None:
         instrument="BTC-USDT-PERP",
         ts_exchange=123456788 * MS,
         ts_recv=RECV,
-        bids=((Decimal("0.0024"), Decimal("10")),),
-        asks=((Decimal("0.0026"), Decimal("100")),),
+        bids=(("0.0024", "10"),),
+        asks=(("0.0026", "100"),),
         first_sequence=157,
         sequence=160,
         prev_sequence=149,
@@ -312,7 +312,7 @@ def test_golden_hummingbot_stream_messages() -> None:
     (delta,) = d.decode_market(raw(_fill_placeholders(samples["_orderbook_update_event::resp"])), RECV)
     assert isinstance(delta, BookDelta)
     assert (delta.first_sequence, delta.sequence, delta.prev_sequence) == (752409354963, 752409360466, 752409354901)
-    assert delta.bids == ((Decimal("43614.31"), Decimal("0.000")),)
+    assert delta.bids == (("43614.31", "0.000"),)
     (mark,) = d.decode_market(raw(_fill_placeholders(samples["_funding_info_event::resp"])), RECV)
     assert isinstance(mark, MarkPrice) and mark.next_funding_ts == 1641312000000 * MS
     account = _fill_placeholders(samples["_get_account_update_ws_event_single_position_dict::account_update"])

@@ -182,8 +182,8 @@ def test_book_snapshot_mark_price_time_and_listen_key(dialect: BinanceUsdmDialec
         instrument="BTC-USDT-PERP",
         ts_exchange=1589436922959 * MS,
         ts_recv=RECV,
-        bids=((Decimal("4.00000000"), Decimal("431.00000000")),),
-        asks=((Decimal("4.00000200"), Decimal("12.00000000")),),
+        bids=(("4.00000000", "431.00000000"),),
+        asks=(("4.00000200", "12.00000000"),),
         sequence=1027024,
     )
     assert dialect.decode_mark_price(ok(payload("http_get_premiumIndex.json")), BTC, RECV) == MarkPrice(
@@ -248,7 +248,7 @@ def test_golden_hummingbot_rest_messages() -> None:
     d = registered()
     snapshot = d.decode_book_snapshot(ok(samples["test_get_snapshot_successful::mock_response"]), BTC, RECV)
     assert (snapshot.sequence, snapshot.bids, snapshot.asks) == (
-        1027024, ((Decimal("10"), Decimal("1")),), ((Decimal("11"), Decimal("1")),),
+        1027024, (("10", "1"),), (("11", "1"),),
     )  # fmt: skip
     order = dict(samples["test_update_order_status_successful::order"], symbol="BTCUSDT")
     update = d.decode_query_order(ok(order), RECV)
