@@ -29,7 +29,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, Container, Mapping, Sequence, Sized
+from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
@@ -39,7 +39,6 @@ import trio
 
 from clobactors.exchanges.binance import wire
 from clobactors.exchanges.binance.face import BinanceFace
-from clobactors.exchanges.binance.face_streams import StreamSession
 from clobactors.model import OrderType, Side
 from clobactors.sim.config import SimConfig, SimSymbol
 from clobactors.sim.engine import Engine
@@ -48,7 +47,6 @@ from clobactors.sim.face_protocol import (
     Output,
     RestRequest,
     RestResponse,
-    SessionReply,
     SimCredentials,
     WsPolicy,
 )
@@ -113,7 +111,6 @@ class PumpFace:
         self._interval = int(1e9 / rate) if rate > 0 else 0
         self._next: int | None = None
         self._inner_deadline: int | None = None
-        self._wanted_size = -1
         self._resting: dict[str, int | None] = dict.fromkeys(self._symbols)
         self._turn = 0
         self.changes = 0
@@ -130,8 +127,7 @@ class PumpFace:
     def open_session(
         self, path: str, query: str, headers: tuple[tuple[str, str], ...], client_ip: str, now_ns: int
     ) -> FaceSession | RestResponse:
-        session = self._inner.open_session(path, query, headers, client_ip, now_ns)
-        return _MemoFrames(session) if isinstance(session, StreamSession) else session
+        return self._inner.open_session(path, query, headers, client_ip, now_ns)
 
     def close_session(self, session: FaceSession, now_ns: int) -> None:
         self._inner.close_session(session, now_ns)
@@ -153,14 +149,7 @@ class PumpFace:
         self._inner.deposit(account_id, asset, amount, now_ns)
 
     def next_deadline_ns(self, now_ns: int, wanted: Container[str]) -> int | None:
-        # The inner face scans every symbol's stream names on each call (O(symbols)), and the timer asks after
-        # every change: with 1000 symbols that alone saturated the simulator. Subscriptions are fixed during a
-        # benchmark, so its answer stands until it passes or the set of listened topics changes size.
-        size = len(wanted) if isinstance(wanted, Sized) else -1
-        inner = self._inner_deadline
-        if inner is None or now_ns >= inner or size != self._wanted_size:
-            inner = self._inner_deadline = self._inner.next_deadline_ns(now_ns, wanted)
-            self._wanted_size = size
+        inner = self._inner_deadline = self._inner.next_deadline_ns(now_ns, wanted)
         if not self._interval:
             return inner
         if self._next is None:
@@ -199,36 +188,6 @@ class PumpFace:
         if isinstance(result, SubmitAccepted):
             self._resting[symbol] = result.order.order_id
             self.changes += 1
-
-
-class _MemoFrames:
-    """A market-stream session whose ``frame`` remembers each topic's prefix (the face's scans its streams).
-
-    The combined-stream wrapper ``{"stream":<name>,"data":...}`` depends only on the topic and the session's
-    subscriptions, which change only in ``receive``; so the prefix is cached per topic until then.
-    """
-
-    def __init__(self, inner: StreamSession) -> None:
-        self._inner = inner
-        self._prefix: dict[str, tuple[bytes, bytes] | None] = {}
-
-    @property
-    def topics(self) -> frozenset[str]:
-        return self._inner.topics
-
-    def receive(self, message: str | bytes, now_ns: int) -> SessionReply:
-        self._prefix.clear()
-        return self._inner.receive(message, now_ns)
-
-    def frame(self, topic: str, payload: bytes) -> bytes:
-        if topic not in self._prefix:
-            probe = self._inner.frame(topic, b"\x00")
-            head, sep, tail = probe.partition(b"\x00")
-            self._prefix[topic] = (head, tail) if sep else None
-        parts = self._prefix[topic]
-        if parts is None:
-            return self._inner.frame(topic, payload)
-        return parts[0] + payload + parts[1]
 
 
 class _Data(msgspec.Struct):

@@ -157,6 +157,8 @@ class BookFeed:
     price_decimals: int | None = None
     #: Snapshots are market data: the limiter serves orders and cancels first.
     snapshot_priority: Priority = Priority.MARKET_DATA
+    #: REST snapshot fetches in flight at once for the whole feed (a feed of 1000 books starts 1000 syncs).
+    max_concurrent_snapshots: int = 8
     message_queue_size: int = 1024
     #: ``feed`` field of lifecycle events; connection-level ones add ``/<index>``.
     feed: str = "book"
@@ -174,6 +176,8 @@ class BookFeed:
             raise ConfigError(f"book feed {self.name!r} lists an instrument twice: {list(self.instruments)}")
         if self.depth < 1:
             raise ConfigError(f"book feed depth must be >= 1, got {self.depth}")
+        if self.max_concurrent_snapshots < 1:
+            raise ConfigError(f"max_concurrent_snapshots must be >= 1, got {self.max_concurrent_snapshots}")
         self._derive = Channel.BBO not in self.channels if self.derive_bbo is None else self.derive_bbo
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -223,7 +227,15 @@ class BookFeed:
         rng = self.rng if self.rng is not None else ctx.system.rng_for(self.name)
         self._build()
         keeper = self._keeper = BookKeeper(
-            self.name, self.link, self.feed, self.depth, self.snapshot_priority, self.backoff, rng, self._derive
+            self.name,
+            self.link,
+            self.feed,
+            self.depth,
+            self.snapshot_priority,
+            self.backoff,
+            rng,
+            self._derive,
+            trio.CapacityLimiter(self.max_concurrent_snapshots),
         )
         try:
             with unwrap_exception_group():
@@ -320,6 +332,7 @@ class BookFeed:
                     max_message_size=dialect.max_message_size,
                     message_queue_size=self.message_queue_size,
                     idle_timeout=dialect.idle_timeout,
+                    wall_ns=ctx.system.wall_ns,
                 ) as ws:
                     for frame in dialect.subscribe_frames(conn.subscriptions, next(self._request_ids)):
                         await ws.send(frame)

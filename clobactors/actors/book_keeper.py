@@ -6,9 +6,10 @@ to a book once a frame is decoded. Its rules:
 * Everything applied is published as it was applied (snapshot first on a rebuild, then deltas), market data
   with ``publish_nowait`` before any lifecycle event that awaits, so the book and the stream never disagree.
 * A REST snapshot is fetched once the first delta of a generation is buffered (so the buffer can cover it),
-  in the connection's nursery (a reconnect cancels it), and discarded if the book was reset meanwhile
-  (``InstrumentBook.generation``). A failed fetch, or a snapshot older than the buffer (``SequenceGap`` from
-  ``on_snapshot``), is retried after the feed's backoff; the buffer is kept.
+  at most ``snapshot_slots`` of the feed's at a time, in the connection's nursery (a reconnect cancels it),
+  and discarded if the book was reset meanwhile (``InstrumentBook.generation``). A failed fetch, or a
+  snapshot older than the buffer (``SequenceGap`` from ``on_snapshot``), is retried after the feed's
+  backoff; the buffer is kept.
 * A gap, a checksum mismatch or a malformed level resets only that book: the delta that revealed a gap is
   fed to the fresh sync as its first buffered delta, and a FeedStale goes out if the book was fresh.
 """
@@ -83,6 +84,9 @@ class BookKeeper:
     backoff: Backoff
     rng: random.Random = attrs.field(repr=False)
     derive_bbo: bool
+    #: Bounds the REST snapshot fetches in flight for the whole feed: 1000 books syncing at once would
+    #: otherwise all ask together, and the exchange (or its limiter) answers the last of them seconds late.
+    snapshot_slots: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(8), repr=False)
     stale_events: int = 0
 
     def stale_event(self, ctx: Context, instrument: str, reason: str) -> FeedStale:
@@ -186,9 +190,12 @@ class BookKeeper:
         attempt = 0
         while book.generation == generation:
             try:
-                book.snapshot_requests += 1
-                spec = dialect.book_snapshot_request(book.instrument, self.depth)
-                result = await self.link.rest(ctx, spec, self.priority)
+                async with self.snapshot_slots:
+                    if book.generation != generation:
+                        return  # reset while waiting for a slot: that generation fetches its own
+                    book.snapshot_requests += 1
+                    spec = dialect.book_snapshot_request(book.instrument, self.depth)
+                    result = await self.link.rest(ctx, spec, self.priority)
                 snapshot = dialect.decode_book_snapshot(result, book.instrument, ctx.wall_ns())
                 if book.generation != generation:
                     return

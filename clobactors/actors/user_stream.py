@@ -243,6 +243,7 @@ class UserStream:
             message_queue_size=self.message_queue_size,
             ping_interval=self.ping_interval,
             pong_timeout=self.pong_timeout,
+            wall_ns=ctx.system.wall_ns,
         ) as ws:
             if dialect.user_stream_auth is UserStreamAuth.SIGNED_FRAME:
                 await self._login(ctx, ws)

@@ -14,14 +14,17 @@ trio clock. They meet here, in plain values and two protocols:
   (:meth:`FaceSession.frame`). ``wanted`` (the topics someone listens to) lets the face skip the rest.
 * Time: every call takes ``now_ns``, epoch nanoseconds on the simulator's clock. A face that needs timers
   (depth windows, listen-key expiry) says when with :meth:`Face.next_deadline_ns`, and the server calls
-  :meth:`Face.on_timer` then.
+  :meth:`Face.on_timer` then. The server passes ``wanted`` as a :class:`WantedTopics`, whose
+  :meth:`~WantedTopics.derived` caches what a face computes from the set until the set changes: the server
+  asks for the next deadline after every call, and a face with a thousand symbols must not rescan them each
+  time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Callable, Container, Hashable, Mapping
 from decimal import Decimal
-from typing import Protocol, final
+from typing import Protocol, TypeVar, cast, final
 
 import attrs
 
@@ -33,8 +36,37 @@ __all__ = [
     "RestResponse",
     "SessionReply",
     "SimCredentials",
+    "WantedTopics",
     "WsPolicy",
 ]
+
+_V = TypeVar("_V")
+_T = TypeVar("_T")
+
+
+@final
+class WantedTopics(dict[str, _V]):
+    """Topic -> its listeners, as the server keeps them: a plain dict for membership tests (``topic in
+    wanted`` stays a C lookup), plus a memo of values derived from the key set.
+
+    Whoever adds or removes a key calls :meth:`changed`, which empties the memo.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memo: dict[Hashable, object] = {}
+
+    def changed(self) -> None:
+        """The key set changed: forget everything derived from it."""
+        self._memo.clear()
+
+    def derived(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """``compute()``, computed once per key set and ``key`` (a face passes a key of its own)."""
+        try:
+            return cast(_T, self._memo[key])
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
 
 @final

@@ -17,7 +17,7 @@ import trio
 from clobactors.errors import TransportError
 from clobactors.exchanges.binance.errors import ERROR_MESSAGES, error_body
 from clobactors.sim.engine import Engine
-from clobactors.sim.face_protocol import Face, FaceSession, Output, RestRequest, RestResponse
+from clobactors.sim.face_protocol import Face, FaceSession, Output, RestRequest, RestResponse, WantedTopics
 from clobactors.sim.flow import OrderFlow
 from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse
 from clobactors.sim.ws_server import ServerWsConnection
@@ -199,14 +199,20 @@ class WsLink:
 class _Hub:
     """Topic -> connections listening to it. Its key set is the ``wanted`` the face sees."""
 
-    topics: dict[str, set[_Conn]] = attrs.field(factory=dict)
+    topics: WantedTopics[set[_Conn]] = attrs.field(factory=WantedTopics)
 
     def update(self, conn: _Conn) -> None:
         new = conn.session.topics
+        if new == conn.topics:
+            return
         for topic in conn.topics - new:
             self._remove(topic, conn)
         for topic in new - conn.topics:
-            self.topics.setdefault(topic, set()).add(conn)
+            listeners = self.topics.get(topic)
+            if listeners is None:
+                listeners = self.topics[topic] = set()
+                self.topics.changed()
+            listeners.add(conn)
         conn.topics = new
 
     def remove(self, conn: _Conn) -> None:
@@ -220,6 +226,7 @@ class _Hub:
             listeners.discard(conn)
             if not listeners:
                 del self.topics[topic]
+                self.topics.changed()
 
 
 @final

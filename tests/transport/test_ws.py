@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import pytest
 import trio
 import trio.testing
+import wsproto.frame_protocol as fp
 
 from clobactors.errors import ConfigError, ConnectFailed, ConnectionLost, TransportTimeout
 from clobactors.sim.ws_server import ServerWsConnection, WsHandler, WsServer
@@ -248,3 +249,48 @@ async def test_cancelled_caller_still_closes_cleanly(autojump_clock: trio.testin
         assert server.statistics().connections_open == 0
     with pytest.raises(ConnectionLost, match="closed locally"):
         await ws.receive()
+
+
+@deadline(30)
+async def test_wall_clock_is_injected(autojump_clock: trio.testing.MockClock) -> None:
+    async with serving(echo) as (_, url), open_ws(url, wall_ns=lambda: 42) as ws:
+        await ws.send("x")
+        assert (await ws.receive()).received_ns == 42
+
+
+@deadline(30)
+async def test_keeper_reads_while_the_consumer_is_away(autojump_clock: trio.testing.MockClock) -> None:
+    """Frames that arrive while the consumer is busy are buffered by the keeper and come out in order;
+    once back, the consumer reads the socket itself again."""
+
+    async def three_then_one(conn: ServerWsConnection) -> None:
+        for i in range(3):
+            await conn.send(str(i))
+        await trio.sleep(5)
+        await conn.send("3")
+        await trio.sleep_forever()
+
+    async with serving(three_then_one) as (_, url), open_ws(url, message_queue_size=4) as ws:
+        await trio.sleep(1)
+        away = ws.statistics()
+        assert (away.current_buffer_used, away.keeper_reads >= 1) == (3, True)
+        assert [(await ws.receive()).data for _ in range(3)] == ["0", "1", "2"]
+        last = await ws.receive()
+        assert (last.data, last.received_at) == ("3", 5.0)
+        assert ws.statistics().keeper_reads == away.keeper_reads
+
+
+@deadline(30)
+async def test_fragmented_message_is_reassembled_and_bounded(autojump_clock: trio.testing.MockClock) -> None:
+    """A message in several frames (wsproto on the server side) comes out whole; too big a sum is 1009."""
+    async def fragments(conn: ServerWsConnection) -> None:
+        await conn.accept()
+        proto = fp.FrameProtocol(client=False, extensions=[])
+        raw = proto.send_data("ab", fin=False) + proto.send_data("cd", fin=True) + proto.send_data("x" * 40, fin=False)
+        raw += proto.send_data("y" * 40, fin=True)
+        await conn._stream.send_all(raw)  # the server API sends whole messages only
+        await trio.sleep_forever()
+
+    async with serving(fragments) as (_, url), open_ws(url, max_message_size=64) as ws:
+        assert await drain(ws) == ["abcd"]
+        assert "1009" in str(ws.failure)

@@ -50,6 +50,7 @@ from clobactors.sim.face_protocol import (
     RestRequest,
     RestResponse,
     SimCredentials,
+    WantedTopics,
     WsPolicy,
 )
 from clobactors.sim.perp_records import AccountConfigEvent, AccountUpdateEvent, FundingEvent, MarginCallEvent
@@ -335,7 +336,10 @@ class BinanceFace:
     def next_deadline_ns(self, now_ns: int, wanted: Container[str]) -> int | None:
         """The next depth window boundary (100 ms or 1 s, on the epoch grid) or listen-key expiry."""
         deadlines: list[int] = []
-        speeds = self._depth_speeds(wanted)
+        if isinstance(wanted, WantedTopics):  # the server's set: scan the symbols once per change of it
+            speeds = wanted.derived((self, "depth speeds"), lambda: self._depth_speeds(wanted))
+        else:
+            speeds = self._depth_speeds(wanted)
         if speeds:
             step = min(speeds) * 1_000_000
             deadlines.append((now_ns // step + 1) * step)

@@ -173,6 +173,8 @@ class StreamSession:
         self._max_messages = max_messages_per_second
         #: stream name -> topics it routes, in subscription order.
         self._streams: dict[str, tuple[str, ...]] = {}
+        #: topic -> the combined-stream envelope ``(head, tail)`` of its first stream; rebuilt after changes.
+        self._envelopes: dict[str, tuple[bytes, bytes]] | None = None
         self._recent: deque[int] = deque()
         for name in streams:
             topics = self._topics_for(name)
@@ -202,10 +204,14 @@ class StreamSession:
         """What this connection sends for ``payload`` published on ``topic`` (wrapped when combined)."""
         if not self._combined:
             return payload
-        for name, topics in self._streams.items():
-            if topic in topics:
-                return b'{"stream":' + msgspec.json.encode(name) + b',"data":' + payload + b"}"
-        return payload
+        envelopes = self._envelopes
+        if envelopes is None:
+            envelopes = self._envelopes = {}
+            for name, topics in self._streams.items():  # the first stream of a topic names it
+                for each in topics:
+                    envelopes.setdefault(each, (b'{"stream":' + msgspec.json.encode(name) + b',"data":', b"}"))
+        envelope = envelopes.get(topic)
+        return payload if envelope is None else envelope[0] + payload + envelope[1]
 
     def receive(self, message: str | bytes, now_ns: int) -> SessionReply:
         """Answer one control frame (web-socket-streams.md § Live Subscribing/Unsubscribing to streams)."""
@@ -215,6 +221,7 @@ class StreamSession:
             self._recent.popleft()
         if len(self._recent) > self._max_messages:
             return SessionReply(close=(1008, "Too many requests"))
+        self._envelopes = None  # the request may change the streams or the combined property
         return SessionReply(messages=(self._answer(message),))
 
     def _answer(self, message: str | bytes) -> str:

@@ -55,7 +55,15 @@ from clobactors.exchanges.binance_usdm.face_streams import (
 )
 from clobactors.sim.config import derive_secret_text
 from clobactors.sim.engine import Engine
-from clobactors.sim.face_protocol import FaceSession, Output, RestRequest, RestResponse, SimCredentials, WsPolicy
+from clobactors.sim.face_protocol import (
+    FaceSession,
+    Output,
+    RestRequest,
+    RestResponse,
+    SimCredentials,
+    WantedTopics,
+    WsPolicy,
+)
 from clobactors.sim.perp_records import AccountConfigEvent, AccountUpdateEvent, FundingEvent, MarginCallEvent
 from clobactors.sim.records import BalanceEvent, BookEvent, OrderEvent, TradeEvent
 from clobactors.sim.rules import StpMode
@@ -313,7 +321,10 @@ class BinanceUsdmFace:
 
     def next_deadline_ns(self, now_ns: int, wanted: Container[str]) -> int | None:
         """The next depth window or mark push boundary (epoch grid), listen-key expiry, or funding time."""
-        depth, mark = self._speeds(wanted)
+        if isinstance(wanted, WantedTopics):  # the server's set: scan the symbols once per change of it
+            depth, mark = wanted.derived((self, "speeds"), lambda: self._speeds(wanted))
+        else:
+            depth, mark = self._speeds(wanted)
         deadlines = [((now_ns // (s * 1_000_000)) + 1) * s * 1_000_000 for s in depth | mark]
         expiry = self._core.listen_keys.next_expiry_ns()
         if expiry is not None:

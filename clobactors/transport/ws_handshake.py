@@ -1,0 +1,74 @@
+"""The client side of the WebSocket opening handshake on wsproto, and how close codes read in errors.
+
+Split from :mod:`clobactors.transport.ws` (which owns an open connection): the HTTP upgrade happens once per
+connection and has its own failure classes, all :class:`~clobactors.errors.ConnectFailed` because nothing was
+exchanged yet, so a retry is always safe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import trio
+import wsproto
+import wsproto.utilities
+from wsproto.connection import ConnectionType
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
+from wsproto.frame_protocol import CloseReason
+
+from clobactors.errors import ConnectFailed
+
+__all__ = ["RECEIVE_CHUNK", "close_text", "client_handshake"]
+
+#: Bytes asked of the stream per read; trio's own default for socket streams.
+RECEIVE_CHUNK: Final = 65536
+#: A refused upgrade's body is read up to this much, then ignored (only the status goes into the error).
+_MAX_REJECT_BODY: Final = 1 << 16
+
+
+def close_text(code: int, reason: str | None) -> str:
+    """``closed with code 1000 (NORMAL_CLOSURE): bye``: the code, its RFC 6455 name, the peer's reason."""
+    try:
+        name = CloseReason(code).name
+    except ValueError:
+        name = "UNKNOWN" if code < 4000 else "PRIVATE"
+    text = f"closed with code {code} ({name})"
+    return f"{text}: {reason}" if reason else text
+
+
+async def client_handshake(
+    stream: trio.abc.Stream,
+    host: str,
+    resource: str,
+    headers: Sequence[tuple[bytes, bytes]],
+    endpoint: str,
+) -> wsproto.WSConnection:
+    """Send the upgrade request on ``stream`` and read the answer; the open connection on success.
+
+    Bytes that followed the server's answer in the same read (a first message) stay buffered in the returned
+    connection: its ``events()`` yields them. Raises :class:`ConnectFailed` when refused or cut short; socket
+    errors are the caller's to map (it runs this under ``map_transport_errors(connecting=True)``).
+    """
+    proto = wsproto.WSConnection(ConnectionType.CLIENT)
+    await stream.send_all(proto.send(Request(host=host, target=resource, extra_headers=list(headers))))
+    status: int | None = None
+    body, refused = 0, False
+    while not refused:
+        data = await stream.receive_some(RECEIVE_CHUNK)
+        try:
+            proto.receive_data(bytes(data) if data else None)
+            for event in proto.events():
+                if isinstance(event, AcceptConnection):
+                    return proto
+                if isinstance(event, RejectConnection):
+                    status, refused = event.status_code, not event.has_body
+                elif isinstance(event, RejectData):
+                    body += len(event.data)
+                    refused = event.body_finished or body > _MAX_REJECT_BODY
+        except wsproto.utilities.RemoteProtocolError as exc:
+            raise ConnectFailed(f"WebSocket handshake failed: {exc}", endpoint) from exc
+        if not data and status is None:
+            raise ConnectFailed("connection closed during the WebSocket handshake", endpoint)
+        refused = refused or not data  # a server hanging up mid-body still refused us
+    raise ConnectFailed(f"WebSocket handshake rejected with HTTP {status}", endpoint)
