@@ -1,8 +1,9 @@
 """Book benchmarks: a recorded Binance diff-depth stream decoded and applied to an L2 book.
 
 The stream comes from ``gen_binance_depth.py`` (deterministic; 1000 levels a side, ~10 changes a frame, ~20 %
-deletions). Every row decodes the same bytes with the same msgspec struct, so the difference between a row
-and "msgspec decode only" is the book's own cost.
+deletions). Every book-pipeline row decodes the same bytes with the same msgspec struct, so the difference
+between a row and "msgspec decode only" is the book's own cost. book-sync times the dialects' sequence rules
+alone on the same stream, as canonical deltas (chained by ``pu`` for USD-M).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from registry import Case, Settings, Table, benchmark, time_cases
 from clobactors.actors.book_view import InstrumentBook
 from clobactors.book import L2Book
 from clobactors.exchanges.binance.dialect import BinanceSpotDialect
+from clobactors.exchanges.binance.sequencing import BinanceSpotBookSync
+from clobactors.exchanges.binance_usdm.sequencing import BinanceUsdmBookSync
 from clobactors.messages import BookDelta, BookSnapshot
 from clobactors.model import Instrument, InstrumentKind, Side
 
@@ -305,3 +308,54 @@ def book_reads(settings: Settings) -> Table:
         Case("kraken_checksum() (top 10)", calls, "call", loop(book.kraken_checksum)),
     ]
     return Table(tuple(time_cases(settings, cases)), (f"book after {len(frames)} frames: {len(book)} levels",))
+
+
+@benchmark("book-sync", "Sequence checks alone: BookSync.on_delta per canonical delta (synced, in order)")
+def book_sync(settings: Settings) -> Table:
+    _, frames = _stream(settings)
+    spot: list[BookDelta] = []
+    usdm: list[BookDelta] = []
+    for frame in frames:
+        update = DECODE(frame)
+        delta = BookDelta(
+            exchange="binance",
+            instrument=INSTRUMENT.name,
+            ts_recv=0,
+            bids=tuple(update.bids),
+            asks=tuple(update.asks),
+            first_sequence=update.first_update_id,
+            sequence=update.final_update_id,
+        )
+        spot.append(delta)
+        # The same stream chained as USD-M sends it: the generator's ids are contiguous, so pu = U - 1.
+        usdm.append(msgspec.structs.replace(delta, exchange="binance_usdm", prev_sequence=update.first_update_id - 1))
+    n, first = len(frames), spot[0].first_sequence or 0
+
+    def synced(sync: BinanceSpotBookSync | BinanceUsdmBookSync, deltas: list[BookDelta]) -> Callable[[], None]:
+        # A snapshot the first delta splices onto: spot wants U <= L + 1 <= u, USD-M U <= L <= u.
+        last = first - 1 if isinstance(sync, BinanceSpotBookSync) else first
+        sync.on_snapshot(BookSnapshot(exchange="", instrument="", ts_recv=0, bids=(), asks=(), sequence=last))
+
+        def run() -> None:
+            on_delta = sync.on_delta
+            for delta in deltas:
+                on_delta(delta)
+            if sync.statistics().applied % n:
+                raise AssertionError("a delta of the clean stream was not applied")
+
+        return run
+
+    def spot_sync() -> Callable[[], None]:
+        return synced(BinanceSpotBookSync(INSTRUMENT.name), spot)
+
+    def usdm_sync() -> Callable[[], None]:
+        return synced(BinanceUsdmBookSync(INSTRUMENT.name), usdm)
+
+    rows = time_cases(
+        settings,
+        [
+            Case("Binance spot: U <= last + 1 <= u", n, "delta", spot_sync),
+            Case("Binance USD-M: pu == last u", n, "delta", usdm_sync),
+        ],
+    )
+    return Table(tuple(rows), (f"{n} deltas of the book-pipeline stream, decoded beforehand; every one applies",))

@@ -42,6 +42,9 @@ __all__ = ["DEFAULT_MAX_BUFFERED", "BinanceUsdmBookSync", "BookSyncStatistics"]
 #: Diff events kept while waiting for a snapshot (oldest dropped when full; a snapshot older than what is
 #: left is then reported as a gap and refetched).
 DEFAULT_MAX_BUFFERED: Final = 10_000
+#: The answers that carry nothing to apply (immutable, so shared).
+_NOTHING: Final = SyncResult()
+_SYNCED: Final = SyncResult(synced=True)
 
 
 @final
@@ -71,14 +74,24 @@ class BinanceUsdmBookSync:
         return self._last is not None
 
     def on_delta(self, delta: BookDelta) -> SyncResult:
-        if self._last is None:
-            self._ids(delta)
+        """Once per frame, so the common case (synced, ``pu`` chains on) is inline; the rest is :meth:`_check`."""
+        first, final_id, prev = delta.first_sequence, delta.sequence, delta.prev_sequence
+        if first is None or final_id is None or prev is None or first > final_id or prev >= first:
+            first, final_id, prev = self._ids(delta)  # raises
+        last = self._last
+        if last is None:
             self._buffer.append(delta)
-            return SyncResult()
-        verdict = self._check(delta)
-        if isinstance(verdict, tuple):
-            raise self._gap(*verdict, keep=delta)
-        return SyncResult(apply=(delta,) if verdict else (), synced=True)
+            return _NOTHING
+        if prev == last and not self._at_snapshot:  # step 6 holds
+            self._last = final_id
+            self._applied += 1
+            return SyncResult(apply=(delta,), synced=True)
+        verdict = self._check(first, final_id, prev)
+        if verdict is True:
+            return SyncResult(apply=(delta,), synced=True)
+        if verdict is False:
+            return _SYNCED
+        raise self._gap(*verdict, keep=delta)
 
     def on_snapshot(self, snapshot: BookSnapshot) -> SyncResult:
         if snapshot.sequence is None:
@@ -98,7 +111,7 @@ class BinanceUsdmBookSync:
         self._last, self._at_snapshot = last, True
         out: list[BookSnapshot | BookDelta] = [snapshot]
         for index, delta in enumerate(pending):
-            verdict = self._check(delta)
+            verdict = self._check(*self._ids(delta))
             if isinstance(verdict, tuple):
                 self._last, self._at_snapshot = None, False
                 self._buffer.extend(pending[index:])
@@ -130,10 +143,10 @@ class BinanceUsdmBookSync:
 
     # -- internals -----------------------------------------------------------------------------------------
 
-    def _check(self, delta: BookDelta) -> bool | tuple[int, int]:
-        """Apply (True, state advanced), ignore as stale (False), or a gap ``(expected, received)``."""
+    def _check(self, first: int, final_id: int, prev: int) -> bool | tuple[int, int]:
+        """The whole rule for one synced event with well-formed ids: apply (True, state advanced), ignore as
+        stale (False), or a gap ``(expected, received)``."""
         assert self._last is not None
-        first, final_id, prev = self._ids(delta)
         if self._at_snapshot:
             if final_id < self._last:  # step 4: behind the snapshot
                 self._stale += 1

@@ -291,3 +291,33 @@ def test_clean_stream_always_syncs(data: st.DataObject) -> None:
         client.apply(sync.on_delta(exchange.event(index)).apply)
     last = exchange.events[-1][1]
     assert client.last == last and client.book == exchange.state(last)
+
+
+def test_in_order_chain_applies_each_event_once() -> None:
+    """The inlined common case (synced, ``pu`` chains on) keeps the same counters as the full rule."""
+    sync = BinanceUsdmBookSync("BTC-USDT-PERP")
+    sync.on_snapshot(snapshot(105))
+    assert sync.on_delta(E1).apply == (E1,)  # straddles 105: the full rule
+    for event in (E2, E3, E4):  # pu == previous u: the inline path
+        result = sync.on_delta(event)
+        assert result.apply == (event,) and result.synced
+    stats = sync.statistics()
+    assert (stats.last_update_id, stats.applied, stats.stale_ignored, stats.gaps) == (150, 4, 0, 0)
+
+
+def test_first_event_after_a_snapshot_must_straddle_it_even_when_pu_matches() -> None:
+    """Step 5 (``U <= lastUpdateId <= u``) decides the first event, not ``pu``: U = 111 > 110 is a gap."""
+    sync = BinanceUsdmBookSync("BTC-USDT-PERP")
+    sync.on_snapshot(snapshot(110))
+    with pytest.raises(SequenceGap) as info:
+        sync.on_delta(delta(111, 115, 110))
+    assert (info.value.expected, info.value.received) == (110, 111)
+
+
+def test_malformed_ids_while_synced_leave_the_state() -> None:
+    sync = BinanceUsdmBookSync("BTC-USDT-PERP")
+    sync.on_snapshot(snapshot(105))
+    sync.on_delta(E1)
+    with pytest.raises(RemoteProtocolError):
+        sync.on_delta(delta(115, 120, None))
+    assert sync.statistics().last_update_id == 110 and sync.on_delta(E2).apply == (E2,)
