@@ -90,12 +90,17 @@ class ExchangeConfig:
     credential_env: Mapping[str, str] = attrs.field(factory=dict)
     #: Book depth requested for REST snapshots.
     depth: int = 1000
+    #: REST book snapshots fetched at once per feed: many instruments (re)syncing together queue for a turn
+    #: instead of bursting the exchange's weight budget and starving the stream reader.
+    max_concurrent_snapshots: int = 8
     #: Cancel every open order when the session stops.
     cancel_all_on_stop: bool = False
 
     def __attrs_post_init__(self) -> None:
         for name in self.instruments:
             Instrument.parse_name(name)  # raises ConfigError on a malformed canonical name
+        if self.max_concurrent_snapshots < 1:
+            raise ConfigError(f"exchange {self.name!r}: 'max_concurrent_snapshots' must be at least 1")
         if self.environment is Environment.CUSTOM and not self.rest:
             raise ConfigError(f"exchange {self.name!r}: environment 'custom' needs at least a 'rest' URL")
 
@@ -144,6 +149,9 @@ class ExchangeConfig:
         depth = table.get("depth", 1000)
         if not isinstance(depth, int) or depth <= 0:
             raise ConfigError(f"{where}: 'depth' must be a positive integer")
+        snapshots = table.get("max_concurrent_snapshots", 8)
+        if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
+            raise ConfigError(f"{where}: 'max_concurrent_snapshots' must be a positive integer")
         return cls(
             name=_str(table, "name", where),
             dialect=_str(table, "dialect", where, ""),
@@ -154,6 +162,7 @@ class ExchangeConfig:
             ws_api=_str(table, "ws_api", where, ""),
             credential_env=credential_env,
             depth=depth,
+            max_concurrent_snapshots=snapshots,
             cancel_all_on_stop=bool(table.get("cancel_all_on_stop", False)),
         )
 

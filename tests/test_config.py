@@ -44,6 +44,9 @@ def test_reads_a_session(tmp_path: Path) -> None:
     assert binance.instruments == ("BTC-USDT", "ETH-USDT")
     assert binance.credential_env == {"api_key": "BINANCE_API_KEY", "api_secret": "BINANCE_API_SECRET"}
     assert config.strategies[0].params == {"half_spread_bps": "5", "size": "0.001"}
+    assert binance.max_concurrent_snapshots == 8
+    text = GOOD.replace('environment = "testnet"', 'environment = "testnet"\nmax_concurrent_snapshots = 32')
+    assert SessionConfig.from_toml(write(tmp_path, text)).exchange("binance").max_concurrent_snapshots == 32
 
 
 def test_credentials_come_from_the_environment(tmp_path: Path) -> None:
@@ -70,6 +73,7 @@ def test_a_secret_in_the_file_is_refused(tmp_path: Path) -> None:
         ('size = "0.001"', "size = 0.001", "not floats"),
         ('exchange = "binance"\ninstrument', 'exchange = "okx"\ninstrument', "unknown exchange"),
         ("seed = 7", 'seed = "x"', "seed must be an integer"),
+        ("seed = 7", "seed = 7\n[[exchanges]]\nname = 'x'\nmax_concurrent_snapshots = 0", "max_concurrent_snap"),
     ],
 )
 def test_bad_configs_are_config_errors(tmp_path: Path, old: str, new: str, match: str) -> None:

@@ -100,7 +100,7 @@ def exchange_tree(
             name=names.books,
             factory=lambda: BookFeed(
                 name=names.books, link=link, instruments=config.instruments, depth=config.depth,
-                rng=random.Random(rng.random()),
+                max_concurrent_snapshots=config.max_concurrent_snapshots, rng=random.Random(rng.random()),
             ),
         )
     ]
