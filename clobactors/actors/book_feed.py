@@ -97,6 +97,7 @@ class InstrumentFeedStatistics:
     checksums_unverified: int
     snapshot_requests: int
     snapshot_failures: int
+    quiet_syncs: int
 
 
 @final
@@ -159,6 +160,9 @@ class BookFeed:
     snapshot_priority: Priority = Priority.MARKET_DATA
     #: REST snapshot fetches in flight at once for the whole feed (a feed of 1000 books starts 1000 syncs).
     max_concurrent_snapshots: int = 8
+    #: Seconds after a connection opens before a book that has had no delta fetches its snapshot anyway: an
+    #: illiquid instrument may send nothing for minutes, and its book must not stay stale until it trades.
+    quiet_snapshot_after: float = 3.0
     message_queue_size: int = 1024
     #: ``feed`` field of lifecycle events; connection-level ones add ``/<index>``.
     feed: str = "book"
@@ -178,6 +182,8 @@ class BookFeed:
             raise ConfigError(f"book feed depth must be >= 1, got {self.depth}")
         if self.max_concurrent_snapshots < 1:
             raise ConfigError(f"max_concurrent_snapshots must be >= 1, got {self.max_concurrent_snapshots}")
+        if self.quiet_snapshot_after < 0:
+            raise ConfigError(f"quiet_snapshot_after must be >= 0, got {self.quiet_snapshot_after}")
         self._derive = Channel.BBO not in self.channels if self.derive_bbo is None else self.derive_bbo
 
     # -- public ---------------------------------------------------------------------------------------------
@@ -215,6 +221,7 @@ class BookFeed:
                     checksums_unverified=b.checksums_unverified,
                     snapshot_requests=b.snapshot_requests,
                     snapshot_failures=b.snapshot_failures,
+                    quiet_syncs=b.quiet_syncs,
                 )
                 for b in self._books.values()
             ),
@@ -344,6 +351,7 @@ class BookFeed:
                     with unwrap_exception_group():
                         async with trio.open_nursery() as tasks:
                             conn.tasks = tasks
+                            tasks.start_soon(keeper.sync_quiet_books, ctx, conn, self.quiet_snapshot_after)
                             try:
                                 await self._read(ctx, keeper, conn, ws)
                             finally:

@@ -178,6 +178,18 @@ class BookKeeper:
         if was_fresh:
             await ctx.publish(self.stale_event(ctx, book.name, reason))
 
+    async def sync_quiet_books(self, ctx: Context, group: BookGroup, after: float) -> None:
+        """``after`` s into a connection, fetch the snapshot of every book still waiting for its first delta.
+
+        A snapshot with nothing buffered is a valid start (the next delta straddles it, or is dropped as
+        older), so a quiet instrument gets a fresh book now instead of at its next trade.
+        """
+        await trio.sleep(after)
+        for book in group.books.values():
+            if not book.synced and book.fetching is None and book.sync.needs_rest_snapshot:
+                book.quiet_syncs += 1
+                self._start_fetch(ctx, group, book)
+
     def _start_fetch(self, ctx: Context, group: BookGroup, book: InstrumentBook) -> None:
         if group.tasks is None:
             return  # the connection is closing; its reconnect resyncs everything

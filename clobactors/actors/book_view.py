@@ -90,6 +90,8 @@ class InstrumentBook:
     checksums_unverified: int = 0
     snapshot_requests: int = 0
     snapshot_failures: int = 0
+    #: Snapshots fetched because the instrument sent no delta early in a connection (a quiet market).
+    quiet_syncs: int = 0
 
     @property
     def name(self) -> str:

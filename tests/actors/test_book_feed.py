@@ -183,7 +183,13 @@ async def test_idle_marks_stale_at_deadline_and_reconnects_with_backoff(
             assert connects == [last + 5.5, last + 5.5 + 5 + 1.0, last + 5.5 + 5 + 1.0 + 5 + 2.0]
             view = await system.ask("feed", GetBook("BTC-USDT"))
             assert isinstance(view, BookView) and view.is_stale
-            assert len(watch.of(FeedStale)) == 1  # stale once; later drops do not repeat it
+            # A quiet connection still syncs its book from a snapshot quiet_snapshot_after (3 s) in, so each
+            # quiet reconnect is fresh from +3 s and goes stale again at its idle deadline (+5 s).
+            synced = [virtual(e.ts_recv) for e in watch.of(FeedSynced)]
+            assert synced[1:] == [connects[0] + 3.0, connects[1] + 3.0]
+            stale_at = [virtual(e.ts_recv) for e in watch.of(FeedStale)]
+            assert stale_at == [last + 5.0, connects[0] + 5.0, connects[1] + 5.0]
+            assert venue.snapshot_count(BTC) == 3 and feed.statistics().instruments[0].quiet_syncs == 2
             assert len(venue.connections) == 4 and feed.statistics().reconnects == 3
             venue.depth(BTC, asks=[("100.80", "1")])  # data again: resync on the new connection
             await watch.next(FeedSynced)
@@ -338,3 +344,27 @@ async def test_feed_that_cannot_connect_crashes_before_ready(autojump_clock: tri
                 await system.start(BookFeed("feed", link, ["BTC-USDT"], backoff=EXACT))
             with pytest.raises(ConfigError):
                 BookFeed("feed", link, [])
+
+
+async def test_quiet_instrument_syncs_from_a_snapshot_without_waiting_for_a_delta(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    venue = FakeVenue(snapshot_delay=0.5)
+    with trio.fail_after(30):
+        async with running_feed(venue, ("BTC-USDT", "ETH-USDT")) as (system, feed, watch, _):
+            connected = virtual((await watch.next(FeedConnected)).ts_recv)
+            venue.depth(BTC, bids=[("100.00", "2")])  # BTC trades at once; ETH stays silent
+            await watch.synced("BTC-USDT")
+            assert venue.snapshot_count(ETH) == 0
+            await watch.synced("ETH-USDT")
+            eth_synced = watch.of(FeedSynced, "ETH-USDT")[0]
+            assert virtual(eth_synced.ts_recv) == connected + 3.0 + 0.5  # quiet_snapshot_after + round trip
+            eth = await system.ask("feed", GetBook("ETH-USDT"))
+            assert isinstance(eth, BookView) and not eth.is_stale
+            assert book_of(eth) == server_book(venue, ETH)
+            venue.depth(ETH, asks=[("100.70", "4")])  # the first delta after a bare snapshot continues it
+            await watch.next(BookDelta, lambda e: e.instrument == "ETH-USDT")
+            assert book_of(eth) == server_book(venue, ETH)
+            stats = {s.instrument: s for s in feed.statistics().instruments}
+            assert stats["ETH-USDT"].quiet_syncs == 1 and stats["BTC-USDT"].quiet_syncs == 0
+            assert venue.snapshot_count(BTC) == 1 and venue.snapshot_count(ETH) == 1
