@@ -488,7 +488,13 @@ def merge_market(older: MarketEvent, newer: MarketEvent) -> MarketEvent:
 
 
 def _merge_levels(older: tuple[Level, ...], newer: tuple[Level, ...]) -> tuple[Level, ...]:
-    """Older levels the newer delta does not name, then the newer ones in order: applied in that order they
-    give what applying both does, even if the exchange spelled one price two ways (``"1.5"``, ``"1.50"``)."""
-    newest = dict(newer)
-    return (*((price, size) for price, size in dict(older).items() if price not in newest), *newest.items())
+    """Each price string's last change, in the order of those last changes: applied in that order they give
+    what applying both deltas does, even where the exchange spelled one price two ways (``"1.5"``,
+    ``"1.50"``), within one delta or across both (the spelling changed last still lands last)."""
+    merged: dict[str, str] = {}
+    for levels in (older, newer):
+        for price, size in levels:
+            if price in merged:
+                del merged[price]  # re-inserted below: moves to the end, after every earlier change
+            merged[price] = size
+    return tuple(merged.items())

@@ -168,3 +168,15 @@ def test_conflation_keys() -> None:
     t2 = m.Trade(exchange="x", instrument="A-B", trade_id="2", price=Decimal(1), size=Decimal(1))
     assert m.conflation_key(bba) == m.conflation_key(bba)
     assert m.conflation_key(t1) != m.conflation_key(t2)
+
+
+def test_merge_keeps_the_last_change_of_a_price_spelled_two_ways_within_one_delta() -> None:
+    # Found by Hypothesis: "1.0" set and then "1" removed *inside one delta*; the merge must end removed.
+    older = m.BookDelta(exchange="x", instrument="A-B", bids=(("1", "0"),), first_sequence=1, sequence=1)
+    newer = m.BookDelta(
+        exchange="x", instrument="A-B", bids=(("1", "0"), ("1.0", "1"), ("1", "0")), first_sequence=2, sequence=2
+    )
+    merged = m.merge_market(older, newer)
+    assert isinstance(merged, m.BookDelta)
+    assert merged.bids == (("1.0", "1"), ("1", "0"))
+    assert (merged.first_sequence, merged.sequence) == (1, 2)
