@@ -494,7 +494,6 @@ def _merge_levels(older: tuple[Level, ...], newer: tuple[Level, ...]) -> tuple[L
     merged: dict[str, str] = {}
     for levels in (older, newer):
         for price, size in levels:
-            if price in merged:
-                del merged[price]  # re-inserted below: moves to the end, after every earlier change
+            merged.pop(price, None)  # re-inserted below: moves to the end, after every earlier change
             merged[price] = size
     return tuple(merged.items())
