@@ -21,7 +21,7 @@ import functools
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Protocol, final
+from typing import Final, Protocol, final
 
 import attrs
 import trio
@@ -73,10 +73,35 @@ class ShieldWhenReady:
         self.inner.started()
 
 
-@attrs.frozen
-class _Reply:
-    value: object
-    error: Exception | None = None
+@attrs.define(eq=False)
+class _ReplySlot:
+    """Where one ``ask`` waits for its answer: the asker's task parks on it, the answer reschedules it.
+
+    Lighter than a reply channel per ask (no channel pair, no second suspension): the ask hop is on the
+    order path (bench/run.py order-overhead).
+    """
+
+    #: The asker while it is parked here.
+    task: trio.lowlevel.Task | None = None
+    #: ``(value, error)`` once answered; ``error`` is :data:`_CLOSED` when the incarnation ended first.
+    answer: tuple[object, BaseException | None] | None = None
+    #: The asker stopped waiting (cancelled): an answer is discarded.
+    abandoned: bool = False
+
+    def put(self, value: object, error: BaseException | None) -> None:
+        if self.answer is not None:
+            raise trio.ClosedResourceError("this request was already answered")
+        self.answer = (value, error)
+        task, self.task = self.task, None
+        if task is not None:
+            trio.lowlevel.reschedule(task)
+
+
+class _Closed(Exception):
+    """Internal: the incarnation ended before answering (the asker raises ActorUnavailable)."""
+
+
+_CLOSED: Final = _Closed()
 
 
 @final
@@ -84,15 +109,14 @@ class _Reply:
 class Request:
     """An ``ask`` as it arrives in the target's inbox; answer it once with :meth:`reply` or :meth:`fail`.
 
-    Both answers are synchronous: the reply channel has room for exactly one answer, so replying never waits
-    on the asker (who may have given up; then the answer is discarded). Answering twice raises
-    ``trio.ClosedResourceError``.
+    Both answers are synchronous and never wait on the asker (who may have given up; then the answer is
+    discarded). Answering twice raises ``trio.ClosedResourceError``.
     """
 
     payload: object
     sender: str
-    _reply_to: trio.MemorySendChannel[_Reply] = attrs.field(repr=False)
-    _outstanding: set[trio.MemorySendChannel[_Reply]] = attrs.field(repr=False)
+    _slot: _ReplySlot = attrs.field(repr=False)
+    _outstanding: set[_ReplySlot] = attrs.field(repr=False)
 
     @property
     def abandoned(self) -> bool:
@@ -100,35 +124,34 @@ class Request:
 
         Lets a server withdraw work queued for a caller that is gone (the rate limiter's tickets).
         """
-        return self._reply_to.statistics().open_receive_channels == 0
+        return self._slot.abandoned
 
     def reply(self, value: object) -> None:
         """Answer with ``value``; the asker's ``ask`` returns it."""
-        self._answer(_Reply(value))
+        self._answer(value, None)
 
     def fail(self, error: Exception) -> None:
         """Answer with an error; the asker's ``ask`` raises it."""
-        self._answer(_Reply(None, error))
+        self._answer(None, error)
 
-    def _answer(self, reply: _Reply) -> None:
-        self._outstanding.discard(self._reply_to)
-        with self._reply_to, contextlib.suppress(trio.BrokenResourceError):
-            self._reply_to.send_nowait(reply)
+    def _answer(self, value: object, error: BaseException | None) -> None:
+        self._outstanding.discard(self._slot)
+        self._slot.put(value, error)
 
 
 @attrs.define(eq=False)
 class _Mailbox:
-    """One incarnation's inbox plus the reply channels of requests it has not answered yet."""
+    """One incarnation's inbox plus the reply slots of requests it has not answered yet."""
 
     send: trio.MemorySendChannel[object]
     receive: trio.MemoryReceiveChannel[object]
-    outstanding: set[trio.MemorySendChannel[_Reply]] = attrs.field(factory=set)
+    outstanding: set[_ReplySlot] = attrs.field(factory=set)
 
     def close(self) -> None:
         self.send.close()
         self.receive.close()
-        for reply_to in self.outstanding:
-            reply_to.close()
+        for slot in self.outstanding:
+            slot.put(None, _CLOSED)
         self.outstanding.clear()
 
 
@@ -267,21 +290,48 @@ class ActorSystem:
             raise ActorUnavailable(actor) from None
 
     async def ask(self, actor: str, payload: object, *, sender: str = "") -> object:
-        """:meth:`Context.ask` for code outside any actor (a CLI, a test); ``sender`` names the asker."""
+        """:meth:`Context.ask` for code outside any actor (a CLI, a test); ``sender`` names the asker.
+
+        One suspension when the inbox has room (the request is queued without waiting, then the asker parks
+        until answered); a full inbox is waited for as :meth:`tell` does. Cancelled while parked, the asker
+        withdraws: the request is marked abandoned and its answer discarded.
+        """
         mailbox = self._mailbox(actor)
-        reply_to, replies = trio.open_memory_channel[_Reply](1)
-        mailbox.outstanding.add(reply_to)
-        with replies:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        slot = _ReplySlot()
+        request = Request(payload, sender, slot, mailbox.outstanding)
+        mailbox.outstanding.add(slot)
+        try:
             try:
-                await mailbox.send.send(Request(payload, sender, reply_to, mailbox.outstanding))
-                reply = await replies.receive()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, trio.EndOfChannel):
-                raise ActorUnavailable(actor) from None
-            finally:
-                mailbox.outstanding.discard(reply_to)
-        if reply.error is not None:
-            raise reply.error
-        return reply.value
+                mailbox.send.send_nowait(request)
+            except trio.WouldBlock:
+                await mailbox.send.send(request)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            mailbox.outstanding.discard(slot)
+            raise ActorUnavailable(actor) from None
+        except BaseException:
+            mailbox.outstanding.discard(slot)
+            slot.abandoned = True
+            raise
+        if slot.answer is None:
+            slot.task = trio.lowlevel.current_task()
+
+            def abort(_: trio.lowlevel.RaiseCancelT) -> trio.lowlevel.Abort:
+                slot.task = None
+                slot.abandoned = True
+                mailbox.outstanding.discard(slot)
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            await trio.lowlevel.wait_task_rescheduled(abort)
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        assert slot.answer is not None
+        value, error = slot.answer
+        if error is _CLOSED:
+            raise ActorUnavailable(actor)
+        if error is not None:
+            raise error
+        return value
 
     async def _stop_top_level(self) -> None:
         """Cancel top-level actors in reverse start order, waiting for each at most its shutdown budget.

@@ -41,12 +41,13 @@ from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.model import Instrument
 from clobactors.ratelimit import Priority
 from clobactors.rules import InstrumentRules
-from clobactors.transport.http import HttpTransport
+from clobactors.transport.http import HttpTransport, PendingAnswer
 
 __all__ = [
     "Acquire",
     "ClockSync",
     "ExchangeLink",
+    "PendingRest",
     "RateLimitedNotice",
     "UsageReport",
 ]
@@ -167,7 +168,30 @@ class ExchangeLink:
         sent_at: float | None = None
         if self.rate_limiter:
             sent_at = await self._acquire(ctx, spec, priority)
-        result = await self.http.request(spec)
+        return await self._conclude(ctx, await self.http.request(spec), sent_at)
+
+    async def try_send(self, ctx: Context, spec: HttpRequestSpec, priority: Priority) -> PendingRest | None:
+        """The first half of :meth:`rest` when nothing has to wait: grant and write in the caller's task.
+
+        ``None`` (nothing granted, nothing sent) unless the gate grants at once and a kept-alive connection
+        is free. An error raised here also means nothing was sent (a cost that can never fit, a header we
+        must not write); whatever happens once the bytes may have left is raised by
+        :meth:`PendingRest.receive`, which must be awaited exactly once.
+        """
+        if not self.http.ready_nowait():
+            return None
+        sent_at: float | None = None
+        if self.rate_limiter:
+            gate = self.gate
+            if gate is None:
+                return None
+            sent_at = gate.try_grant(self.dialect.request_cost(spec), priority)
+            if sent_at is None:
+                return None
+        return PendingRest(self, ctx, await self.http.send_nowait(spec), sent_at)
+
+    async def _conclude(self, ctx: Context, result: HttpResult, sent_at: float | None) -> HttpResult:
+        """Steps 3-6 of the module docstring on one answer."""
         if self.rate_limiter:
             usage = tuple(self.dialect.reported_usage(result))
             if usage:
@@ -258,3 +282,18 @@ class ExchangeLink:
         # Advisory: a limiter that is restarting rebuilds its counts from scratch anyway.
         with contextlib.suppress(ActorUnavailable):
             await ctx.tell(self.rate_limiter, message)
+
+
+@final
+@attrs.define(eq=False)
+class PendingRest:
+    """A request :meth:`ExchangeLink.try_send` granted and wrote; :meth:`receive` completes the rest call."""
+
+    _link: ExchangeLink
+    _ctx: Context = attrs.field(repr=False)
+    _answer: PendingAnswer = attrs.field(repr=False)
+    _sent_at: float | None = None
+
+    async def receive(self) -> HttpResult:
+        """The answer, or the typed error :meth:`ExchangeLink.rest` would raise; await it exactly once."""
+        return await self._link._conclude(self._ctx, await self._answer.receive(), self._sent_at)

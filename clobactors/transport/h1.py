@@ -3,7 +3,9 @@
 Why not httpx here: measured on the order path (``bench/run.py order-overhead``), httpx spends ~100 µs
 between ``send`` and the first byte written (URL merging and validation, its request model, httpcore's pool
 and lock checkpoints), more than all the rest of our path together. This client writes the request in the
-caller's task with no checkpoint before the ``send`` syscall when a pooled connection is idle.
+caller's task with no checkpoint before the ``send`` syscall when a pooled connection is idle, and can do it
+in two steps (:meth:`Http11Pool.send_nowait`, then :meth:`Http11Call.answer`) so the order manager writes
+from its own task and waits for the answer in another.
 
 * **Requests** are serialized here, validated as h11 validates them (method from the spec's set, target
   ASCII without spaces, header names RFC 9110 tokens, values without CR/LF/NUL), because h11's own
@@ -38,7 +40,7 @@ import trio
 from clobactors.errors import ConnectFailed, ConnectionLost, LocalProtocolError, TransportTimeout
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 
-__all__ = ["Connect", "Http11Pool", "encode_request_head"]
+__all__ = ["Connect", "Http11Call", "Http11Pool", "encode_request_head"]
 
 #: Opens a connected stream to the pool's origin (the test and bench seam); TLS is layered by the pool.
 Connect: TypeAlias = Callable[[], Awaitable[trio.abc.Stream]]
@@ -49,14 +51,31 @@ _VALUE: Final = re.compile(r"(?:[\x21-\x7e](?:[ \t]*[\x21-\x7e])*)?")
 _RESERVED: Final = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _MAX_RECEIVE: Final = 65536
 _MAX_ANSWER: Final = 64 << 20
+#: Header pairs a pool remembers as valid (see :func:`encode_request_head`).
+_MAX_CHECKED: Final = 256
 
 
-def encode_request_head(method: str, target: str, host: str, headers: Sequence[tuple[str, str]], length: int) -> bytes:
-    """The request line and headers, validated; a header h11 would refuse is our bug (LocalProtocolError)."""
+def encode_request_head(
+    method: str,
+    target: str,
+    host: str,
+    headers: Sequence[tuple[str, str]],
+    length: int,
+    checked: set[tuple[str, str]] | None = None,
+) -> bytes:
+    """The request line and headers, validated; a header h11 would refuse is our bug (LocalProtocolError).
+
+    ``checked`` remembers pairs that passed (an exchange sends the same few on every request: the API key,
+    the defaults), so each is validated once; the caller bounds its size.
+    """
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
-    for name, value in headers:
-        if not _TOKEN.fullmatch(name) or not _VALUE.fullmatch(value) or name.lower() in _RESERVED:
-            raise LocalProtocolError(f"illegal request header {name!r}")
+    for header in headers:
+        name, value = header
+        if checked is None or header not in checked:
+            if not _TOKEN.fullmatch(name) or not _VALUE.fullmatch(value) or name.lower() in _RESERVED:
+                raise LocalProtocolError(f"illegal request header {name!r}")
+            if checked is not None and len(checked) < _MAX_CHECKED:
+                checked.add(header)
         lines.append(f"{name}: {value}\r\n")
     if length or method in ("POST", "PUT", "PATCH"):
         lines.append(f"Content-Length: {length}\r\n")
@@ -73,16 +92,17 @@ def _socket_of(stream: trio.abc.Stream) -> trio.socket.SocketType | None:
     return stream.socket if isinstance(stream, trio.SocketStream) else None
 
 
-def _readable(stream: trio.abc.Stream) -> bool:
+def _readable(conn: _Connection) -> bool:
     """True when an idle connection has something to read: EOF (the server closed it) or stray bytes."""
-    sock = _socket_of(stream)
+    sock = _socket_of(conn.stream)
     if sock is None:
         return False
     try:
         if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(sock.fileno(), select.POLLIN)
-            return bool(poller.poll(0))
+            if conn.poller is None:  # registered once per connection: the check runs on every reuse
+                conn.poller = select.poll()
+                conn.poller.register(sock.fileno(), select.POLLIN)
+            return bool(conn.poller.poll(0))
         return bool(select.select([sock.fileno()], [], [], 0)[0])
     except (OSError, ValueError):
         return True  # closed or unusable: discard it
@@ -92,6 +112,7 @@ def _readable(stream: trio.abc.Stream) -> bool:
 class _Connection:
     stream: trio.abc.Stream
     parser: h11.Connection = attrs.field(factory=lambda: h11.Connection(h11.CLIENT, max_incomplete_event_size=1 << 20))
+    poller: select.poll | None = attrs.field(default=None, repr=False)
 
 
 class _WriteFailed(Exception):
@@ -121,6 +142,7 @@ class Http11Pool(trio.abc.AsyncResource):
     _idle: list[_Connection] = attrs.field(factory=list, init=False, repr=False)
     _slots: trio.Semaphore = attrs.field(init=False, repr=False)
     _closed: bool = attrs.field(default=False, init=False)
+    _checked: set[tuple[str, str]] = attrs.field(factory=set, init=False, repr=False)
     opened: int = attrs.field(default=0, init=False)
     reused: int = attrs.field(default=0, init=False)
     retried: int = attrs.field(default=0, init=False)
@@ -130,10 +152,7 @@ class Http11Pool(trio.abc.AsyncResource):
 
     async def request(self, spec: HttpRequestSpec, target: str, endpoint: str) -> HttpResult:
         """Send ``spec`` to ``target`` (path and query) and read the whole answer; typed errors only."""
-        head = encode_request_head(
-            spec.method, target, self.authority, (*self.default_headers, *spec.headers), len(spec.body)
-        )
-        payload = head + spec.body if spec.body else head
+        payload = self._payload(spec, target)
         try:
             self._slots.acquire_nowait()  # no checkpoint before the bytes leave when a slot is free
         except trio.WouldBlock:
@@ -141,29 +160,42 @@ class Http11Pool(trio.abc.AsyncResource):
                 await self._slots.acquire()
             if scope.cancelled_caught:
                 raise ConnectFailed("no pooled connection available in time", endpoint) from None
-        try:
-            start = trio.current_time()
-            conn = self._take_idle()
-            if conn is not None:
-                try:
-                    await self._write(conn, payload, endpoint)
-                except _WriteFailed:
-                    self.retried += 1
-                    conn = None
-            if conn is None:
-                conn = await self._open(endpoint)
-                try:
-                    await self._write(conn, payload, endpoint)
-                except _WriteFailed as exc:
-                    raise ConnectionLost(f"write failed: {exc.__cause__!r}", endpoint) from exc.__cause__
-            return await self._answer(conn, spec.method, start, endpoint)
-        finally:
-            self._slots.release()
+        call = Http11Call(self, spec.method, payload, endpoint, trio.current_time())
+        await call._write_idle()
+        return await call.answer()
+
+    def ready_nowait(self) -> bool:
+        """True when :meth:`send_nowait` would find a free slot and a kept-alive connection right now."""
+        return bool(self._idle) and self._slots.value > 0 and not self._closed
+
+    async def send_nowait(self, spec: HttpRequestSpec, target: str, endpoint: str) -> Http11Call:
+        """Write ``spec`` on an idle kept-alive connection in the caller's task, without waiting for one.
+
+        ``trio.WouldBlock`` (nothing taken) when no slot is free. Errors raised here mean nothing was sent;
+        once the bytes may have left, failures are kept for :meth:`Http11Call.answer`, which must then be
+        awaited (it releases the slot). A dead idle connection leaves the write to ``answer``.
+        """
+        payload = self._payload(spec, target)
+        self._slots.acquire_nowait()
+        call = Http11Call(self, spec.method, payload, endpoint, trio.current_time())
+        await call._write_idle()
+        return call
+
+    def _payload(self, spec: HttpRequestSpec, target: str) -> bytes:
+        head = encode_request_head(
+            spec.method,
+            target,
+            self.authority,
+            (*self.default_headers, *spec.headers),
+            len(spec.body),
+            self._checked,
+        )
+        return head + spec.body if spec.body else head
 
     def _take_idle(self) -> _Connection | None:
         while self._idle:
             conn = self._idle.pop()
-            if not _readable(conn.stream):
+            if not _readable(conn):
                 self.reused += 1
                 return conn
             _abandon(conn)
@@ -265,6 +297,63 @@ class Http11Pool(trio.abc.AsyncResource):
         idle, self._idle = self._idle, []
         for conn in idle:
             await trio.aclose_forcefully(conn.stream)
+
+
+@final
+@attrs.define(eq=False)
+class Http11Call:
+    """One request holding a pool slot: written on a kept-alive connection already, or not yet.
+
+    :meth:`answer` finishes it (opens a fresh connection and writes if needed, reads the answer) and releases
+    the slot, whatever happens: every call must be answered exactly once.
+    """
+
+    _pool: Http11Pool
+    _method: str
+    _payload: bytes = attrs.field(repr=False)
+    _endpoint: str
+    _start: float
+    _conn: _Connection | None = attrs.field(default=None, repr=False)
+    _error: TransportTimeout | None = None
+    _released: bool = False
+
+    async def _write_idle(self) -> None:
+        """Write on an idle connection if there is one (a write timeout is kept for :meth:`answer`)."""
+        conn = self._pool._take_idle()
+        if conn is None:
+            return
+        try:
+            await self._pool._write(conn, self._payload, self._endpoint)
+        except _WriteFailed:
+            self._pool.retried += 1  # it never left complete: answer() resends on a fresh connection
+        except TransportTimeout as exc:
+            self._error = exc  # part may have left: the outcome is unknown, never resent
+        except BaseException:
+            self._release()
+            raise
+        else:
+            self._conn = conn
+
+    async def answer(self) -> HttpResult:
+        """Write on a fresh connection if still unsent, then read the whole answer; typed errors only."""
+        try:
+            if self._error is not None:
+                raise self._error
+            conn = self._conn
+            if conn is None:
+                conn = await self._pool._open(self._endpoint)
+                try:
+                    await self._pool._write(conn, self._payload, self._endpoint)
+                except _WriteFailed as exc:
+                    raise ConnectionLost(f"write failed: {exc.__cause__!r}", self._endpoint) from exc.__cause__
+            return await self._pool._answer(conn, self._method, self._start, self._endpoint)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if not self._released:
+            self._released = True
+            self._pool._slots.release()
 
 
 def _abandon(conn: _Connection) -> None:

@@ -34,13 +34,14 @@ import trio
 from clobactors.errors import ConfigError, TransportError
 from clobactors.httpspec import HttpRequestSpec, HttpResult, redact_headers, redact_url
 from clobactors.transport.errors import map_transport_errors
-from clobactors.transport.h1 import Connect, Http11Pool
+from clobactors.transport.h1 import Connect, Http11Call, Http11Pool
 
 __all__ = [
     "Engine",
     "HttpTimeouts",
     "HttpTransport",
     "HttpTransportStatistics",
+    "PendingAnswer",
     "checked_base_url",
     "create_http_client",
     "is_loopback_host",
@@ -271,9 +272,37 @@ class HttpTransport(trio.abc.AsyncResource):
         except TransportError:
             self._failed += 1
             raise
+        self._count(spec, result)
+        return result
+
+    def ready_nowait(self) -> bool:
+        """True when :meth:`send_nowait` can write at once on a kept-alive connection (h11 engine only)."""
+        return self._h1 is not None and self._h1.ready_nowait()
+
+    async def send_nowait(self, spec: HttpRequestSpec) -> PendingAnswer:
+        """The first half of :meth:`request`: write ``spec`` now on a kept-alive connection, answer later.
+
+        For the order path, which must put a request on the wire from the actor's own task (no task switch)
+        and wait for the answer in another. Call only right after :meth:`ready_nowait` said True (else
+        ``trio.WouldBlock``). Errors raised here mean nothing was sent; later ones come from
+        :meth:`PendingAnswer.receive`, which must be awaited exactly once (it frees the connection slot).
+        """
+        h1 = self._h1
+        if h1 is None:
+            raise trio.WouldBlock
+        relative = spec.path.lstrip("/")
+        path = self._base_path + relative
+        query = spec.query_string()
+        endpoint = f"{spec.method} {self._base}{relative}"
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s headers=%s", redact_url(f"{endpoint}?{query}"), redact_headers(spec.headers))
+        call = await h1.send_nowait(spec, f"{path}?{query}" if query else path, endpoint)
+        self._requests += 1
+        return PendingAnswer(self, spec, call)
+
+    def _count(self, spec: HttpRequestSpec, result: HttpResult) -> None:
         self._bytes_sent += len(spec.body)
         self._bytes_received += len(result.body)
-        return result
 
     async def _send_httpx(self, spec: HttpRequestSpec, path: str, query: str, endpoint: str) -> HttpResult:
         client = self._client
@@ -311,3 +340,23 @@ class HttpTransport(trio.abc.AsyncResource):
                 await self._h1.aclose()
             if self._client is not None:
                 await self._client.aclose()
+
+
+@final
+@attrs.define(eq=False)
+class PendingAnswer:
+    """A request written by :meth:`HttpTransport.send_nowait` (or about to be, on a fresh connection)."""
+
+    _transport: HttpTransport
+    _spec: HttpRequestSpec = attrs.field(repr=False)
+    _call: Http11Call = attrs.field(repr=False)
+
+    async def receive(self) -> HttpResult:
+        """The whole answer, or a transport error (outcome unknown unless ConnectFailed); await it once."""
+        try:
+            result = await self._call.answer()
+        except TransportError:
+            self._transport._failed += 1
+            raise
+        self._transport._count(self._spec, result)
+        return result

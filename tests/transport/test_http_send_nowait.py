@@ -1,0 +1,88 @@
+"""The two-step REST send (``ready_nowait`` / ``send_nowait`` then ``PendingAnswer.receive``) of the h11 engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import trio
+import trio.testing
+
+from clobactors.httpspec import HttpRequestSpec
+from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse, HttpServer
+from clobactors.transport.http import HttpTransport
+
+
+@asynccontextmanager
+async def serving(arrived: list[str]) -> AsyncIterator[int]:
+    async def handler(request: HttpRequest) -> HandlerResult:
+        arrived.append(request.path)
+        return HttpResponse(200, body=request.path.encode())
+
+    async with trio.open_nursery() as nursery:
+        port: int = await nursery.start(HttpServer(handler).serve)
+        yield port
+        nursery.cancel_scope.cancel()
+
+
+class BrokenWrites(trio.abc.Stream):
+    """A kept-alive stream whose peer reset it: every write fails before anything leaves."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        raise trio.BrokenResourceError("connection reset by peer")
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_send_nowait_writes_at_once_and_receives_later(autojump_clock: trio.testing.MockClock) -> None:
+    arrived: list[str] = []
+    async with serving(arrived) as port, HttpTransport.from_url(f"http://127.0.0.1:{port}") as http:
+        assert not http.ready_nowait()  # no kept-alive connection yet
+        await http.request(HttpRequestSpec(method="GET", path="/warm"))
+        assert http.ready_nowait()
+        pending = await http.send_nowait(HttpRequestSpec(method="POST", path="/order", body=b"x=1"))
+        assert not http.ready_nowait()  # the connection is busy until answered
+        await trio.testing.wait_all_tasks_blocked()
+        assert arrived == ["/warm", "/order"]  # on the wire before anyone waited for the answer
+        result = await pending.receive()
+        assert result.body == b"/order"
+        assert http.ready_nowait()
+        stats = http.statistics()
+    assert (stats.requests, stats.connections, stats.reused, stats.failed, stats.bytes_sent) == (2, 1, 1, 0, 3)
+
+
+async def test_a_dead_kept_alive_connection_is_resent_on_a_fresh_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    arrived: list[str] = []
+    async with serving(arrived) as port, HttpTransport.from_url(f"http://127.0.0.1:{port}") as http:
+        await http.request(HttpRequestSpec(method="GET", path="/warm"))
+        pool = http._h1
+        assert pool is not None
+        (conn,) = pool._idle
+        conn.stream = BrokenWrites(conn.stream)
+        pending = await http.send_nowait(HttpRequestSpec(method="POST", path="/order"))  # nothing left
+        assert arrived == ["/warm"]
+        assert (await pending.receive()).body == b"/order"
+        stats = http.statistics()
+    assert (stats.connections, stats.retried, stats.failed) == (2, 1, 0)
+
+
+async def test_the_httpx_engine_never_sends_nowait() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200))
+    async with HttpTransport.from_url("http://127.0.0.1:9", transport=transport) as http:
+        assert not http.ready_nowait()
+        with pytest.raises(trio.WouldBlock):
+            await http.send_nowait(HttpRequestSpec(method="GET", path="/x"))
