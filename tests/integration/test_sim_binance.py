@@ -7,11 +7,8 @@ REST snapshot plus the diff stream (Binance's U/u rule, applied here) must equal
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from decimal import Decimal as D
 
 import httpx
@@ -26,56 +23,13 @@ from clobactors.errors import AuthenticationFailed, ConnectionLost, RateLimited
 from clobactors.exchanges.binance import wire
 from clobactors.exchanges.binance.errors import map_error
 from clobactors.exchanges.binance.face import BinanceFace
-from clobactors.exchanges.binance.signing import Credentials, sign_request, sign_ws_params
+from clobactors.exchanges.binance.signing import Credentials, sign_ws_params
 from clobactors.sim.config import SimConfig
 from clobactors.sim.engine import Engine
 from clobactors.sim.face_protocol import Face, RestRequest, RestResponse, WsPolicy
-from clobactors.sim.server import Simulator, open_simulator
+from clobactors.sim.server import open_simulator
 from clobactors.transport.ws import WsConnection, open_ws
-
-
-@pytest.fixture
-def autojump_clock() -> trio.testing.MockClock:
-    return trio.testing.MockClock(autojump_threshold=0)
-
-
-def deadline(seconds: float) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
-    """Fail the test if it takes more than ``seconds`` on the trio clock."""
-
-    def decorate(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        @functools.wraps(fn)
-        async def wrapper(*args: object, **kwargs: object) -> None:
-            with trio.fail_after(seconds):
-                await fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-@asynccontextmanager
-async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
-        yield http
-
-
-async def signed(
-    http: httpx.AsyncClient, sim: Simulator, method: str, path: str, params: list[tuple[str, str]] | None = None,
-    *, in_body: bool = False, creds: Credentials | None = None, timestamp: int | None = None,
-) -> httpx.Response:  # fmt: skip
-    creds = creds or Credentials(api_key=sim.api_key, secret=sim.api_secret)
-    req = sign_request(
-        params or [], creds, timestamp=timestamp if timestamp is not None else sim.now_ms(), in_body=in_body
-    )
-    headers = dict(req.headers)
-    if in_body:
-        headers["content-type"] = "application/x-www-form-urlencoded"
-    url = f"{path}?{req.query}" if req.query else path
-    return await http.request(method, url, content=req.body.encode(), headers=headers)
-
-
-def order(side: str, kind: str, **extra: str) -> list[tuple[str, str]]:
-    return [("symbol", "BTCUSDT"), ("side", side), ("type", kind), *extra.items()]
+from tests.integration.binance_sim_support import client, deadline, order, signed
 
 
 def error_of(response: httpx.Response) -> tuple[int, int]:

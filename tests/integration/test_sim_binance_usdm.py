@@ -8,11 +8,8 @@ rule) must equal a later snapshot; funding must settle at exactly 08:00 UTC of s
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from decimal import Decimal as D
 
 import httpx
@@ -27,51 +24,18 @@ from clobactors.errors import (
     OrderRejected,
     TradingRuleViolation,
 )
-from clobactors.exchanges.binance.signing import Credentials, sign_request
+from clobactors.exchanges.binance.signing import Credentials
 from clobactors.exchanges.binance_usdm import wire
 from clobactors.exchanges.binance_usdm.errors import is_noop, map_error
 from clobactors.exchanges.binance_usdm.rules import decode_exchange_info
 from clobactors.httpspec import HttpResult
-from clobactors.sim.server import Simulator, open_simulator
+from clobactors.sim.server import open_simulator
 from clobactors.transport.ws import WsConnection, open_ws
+from tests.integration.binance_sim_support import client, deadline, order, signed
 
 #: 2024-01-01T07:59:50Z: ten seconds before a funding time.
 BEFORE_FUNDING_MS = 1_704_095_990_000
 FUNDING_MS = 1_704_096_000_000
-
-
-def deadline(seconds: float) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
-    """Fail the test if it takes more than ``seconds`` on the trio clock."""
-
-    def decorate(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        @functools.wraps(fn)
-        async def wrapper(*args: object, **kwargs: object) -> None:
-            with trio.fail_after(seconds):
-                await fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
-@asynccontextmanager
-async def client(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
-        yield http
-
-
-async def signed(
-    http: httpx.AsyncClient, sim: Simulator, method: str, path: str, params: list[tuple[str, str]] | None = None,
-    *, creds: Credentials | None = None, timestamp: int | None = None,
-) -> httpx.Response:  # fmt: skip
-    creds = creds or Credentials(api_key=sim.api_key, secret=sim.api_secret)
-    req = sign_request(params or [], creds, timestamp=timestamp if timestamp is not None else sim.now_ms())
-    url = f"{path}?{req.query}" if req.query else path
-    return await http.request(method, url, headers=dict(req.headers))
-
-
-def order(side: str, kind: str, **extra: str) -> list[tuple[str, str]]:
-    return [("symbol", "BTCUSDT"), ("side", side), ("type", kind), *extra.items()]
 
 
 def code_of(response: httpx.Response) -> tuple[int, int]:

@@ -8,8 +8,6 @@ order updates, fills, positions and balances.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
 from decimal import Decimal as D
 
 import httpx
@@ -23,18 +21,7 @@ from clobactors.messages import Balance, BookDelta, BookSnapshot, Fill, MarkPric
 from clobactors.model import OrderStatus, OrderType, Side
 from clobactors.sim.server import Simulator, open_simulator
 from clobactors.transport.ws import open_ws
-
-
-def deadline(seconds: float) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
-    def decorate(fn: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        @functools.wraps(fn)
-        async def wrapper(*args: object, **kwargs: object) -> None:
-            with trio.fail_after(seconds):
-                await fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate
+from tests.integration.binance_sim_support import deadline
 
 
 async def send(http: httpx.AsyncClient, spec: HttpRequestSpec) -> HttpResult:

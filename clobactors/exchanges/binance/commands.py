@@ -27,6 +27,7 @@ from clobactors.errors import ConfigError, LocalProtocolError
 from clobactors.exchanges.binance import signing, urls
 from clobactors.exchanges.binance import wire as w
 from clobactors.exchanges.binance.convert import order_type_param, side_param, time_in_force_param
+from clobactors.exchanges.binance_common.orders import order_ref
 from clobactors.exchanges.standard import Channel, Subscription
 from clobactors.httpspec import HttpRequestSpec, encode_query
 from clobactors.messages import CancelAll, CancelOrder, PlaceOrder
@@ -157,7 +158,7 @@ def cancel_order(
 ) -> HttpRequestSpec:
     """``DELETE /api/v3/order`` by our id (preferred) or the exchange's."""
     params: list[tuple[str, signing.ParamValue]] = [("symbol", instrument.symbol)]
-    params.append(_order_ref(command.client_order_id, command.exchange_order_id, "a cancel"))
+    params.append(order_ref(command.client_order_id, command.exchange_order_id, "a cancel"))
     return signed("DELETE", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 
@@ -176,15 +177,6 @@ def cancel_all(
     return signed("DELETE", urls.OPEN_ORDERS, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 
-def _order_ref(client_order_id: str, exchange_order_id: str, what: str) -> tuple[str, signing.ParamValue]:
-    """The parameter naming one order: our id when we have it, else Binance's numeric one."""
-    if client_order_id:
-        return ("origClientOrderId", client_order_id)
-    if exchange_order_id.isdigit():
-        return ("orderId", exchange_order_id)
-    raise LocalProtocolError(f"{what} needs our client order id or Binance's numeric order id")
-
-
 def query_order(
     instrument: Instrument,
     client_order_id: str,
@@ -196,7 +188,7 @@ def query_order(
 ) -> HttpRequestSpec:
     """``GET /api/v3/order`` by our id (preferred) or Binance's numeric one."""
     params: list[tuple[str, signing.ParamValue]] = [("symbol", instrument.symbol)]
-    params.append(_order_ref(client_order_id, exchange_order_id, "a query"))
+    params.append(order_ref(client_order_id, exchange_order_id, "a query"))
     return signed("GET", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 

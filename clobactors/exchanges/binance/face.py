@@ -24,14 +24,13 @@ from decimal import Decimal
 from typing import Final, assert_never, final
 from urllib.parse import parse_qsl
 
-from clobactors.errors import ConfigError
 from clobactors.exchanges.binance import wire
 from clobactors.exchanges.binance.errors import ErrorCode, error_body
 from clobactors.exchanges.binance.face_convert import d8, execution_report
 from clobactors.exchanges.binance.face_core import FaceCore
 from clobactors.exchanges.binance.face_limits import DEFAULT_RATE_LIMITS, Limits
-from clobactors.exchanges.binance.face_params import FaceError, Params
-from clobactors.exchanges.binance.face_rest import ROUTES, Security
+from clobactors.exchanges.binance.face_params import FaceError
+from clobactors.exchanges.binance.face_rest import ROUTES
 from clobactors.exchanges.binance.face_streams import (
     DepthWindow,
     StreamSession,
@@ -39,9 +38,9 @@ from clobactors.exchanges.binance.face_streams import (
     market_topic,
     partial_stream_name,
 )
-from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, WsApiSession, check_timing, user_topic
-from clobactors.exchanges.binance.signing import API_KEY_HEADER, verify_request
+from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, WsApiSession, user_topic
 from clobactors.exchanges.binance.urls import WS_API_CONNECT_WEIGHT
+from clobactors.exchanges.binance_common.face_http import answer_rest, open_account, stream_request
 from clobactors.sim.config import derive_secret_text
 from clobactors.sim.engine import Engine
 from clobactors.sim.face_protocol import (
@@ -125,17 +124,10 @@ class BinanceFace:
     ) -> SimCredentials:
         """Open a funded account; missing ids and keys are derived from the seed and a counter."""
         self._accounts_made += 1
-        account_id = account_id or f"account-{self._accounts_made}"
-        credentials = SimCredentials(
-            account_id=account_id,
-            api_key=api_key or derive_secret_text(self._seed, f"api-key:{account_id}"),
-            secret=secret or derive_secret_text(self._seed, f"secret:{account_id}"),
-        )
-        if self._core.engine.has_account(account_id):
-            raise ConfigError(f"account {account_id!r} exists already")
-        self._core.accounts.add(credentials)
-        self._core.engine.add_account(account_id, balances)
-        return credentials
+        return open_account(
+            self._core, self._seed, self._accounts_made, balances,
+            account_id=account_id, api_key=api_key, secret=secret,
+        )  # fmt: skip
 
     def deposit(self, account_id: str, asset: str, amount: Decimal, now_ns: int) -> None:
         """Credit an account; its user streams get ``balanceUpdate`` (user-data-stream.md § Balance Update)."""
@@ -149,51 +141,11 @@ class BinanceFace:
 
     def handle_rest(self, request: RestRequest, now_ns: int) -> RestResponse:
         """Answer one REST request as Binance would (status, JSON body, usage headers)."""
-        core, now_ms = self._core, now_ns // 1_000_000
-        route = ROUTES.get((request.method.upper(), request.path))
-        if route is None:
-            known_path = any(path == request.path for _, path in ROUTES)
-            status = 405 if known_path else 404
-            return RestResponse(status, error_body(ErrorCode.UNSUPPORTED_OPERATION), _JSON)
-        account: SimCredentials | None = None
-        try:
-            pairs = parse_qsl(request.query, keep_blank_values=True)
-            if request.body:
-                pairs += parse_qsl(request.body, keep_blank_values=True)
-            first: dict[str, str] = {}
-            for name, value in pairs:
-                first.setdefault(name, value)
-            core.limits.charge_ip(request.client_ip, route.weight(first), now_ms)
-            params = Params(pairs)
-            if route.security is not Security.NONE:
-                account = core.accounts.by_key(request.header(API_KEY_HEADER))
-                if route.security is Security.SIGNED:
-                    self._verify(request, params, account, now_ms)
-            body = route.handler(core, account, params, now_ns)
-        except FaceError as exc:
-            headers = dict(exc.headers)
-            for name, value in self._usage_headers(request, account if route.orders else None, now_ms):
-                headers.setdefault(name, value)
-            return RestResponse(exc.status, exc.body(), (*_JSON, *headers.items()))
-        usage = self._usage_headers(request, account if route.orders else None, now_ms)
-        return RestResponse(200, body, (*_JSON, *usage))
-
-    def _usage_headers(
-        self, request: RestRequest, account: SimCredentials | None, now_ms: int
-    ) -> tuple[tuple[str, str], ...]:
-        headers = self._core.limits.ip_headers(request.client_ip, now_ms)
-        if account is not None:
-            headers += self._core.limits.order_headers(account.account_id, now_ms)
-        return headers
-
-    @staticmethod
-    def _verify(request: RestRequest, params: Params, account: SimCredentials, now_ms: int) -> None:
-        """rest-api.md § SIGNED (TRADE and USER_DATA) Endpoint security, then § Timing security."""
-        params.integer("timestamp", required=True)
-        params.raw("signature", required=True)
-        if not verify_request(account.secret, request.query, request.body):
-            raise FaceError(ErrorCode.INVALID_SIGNATURE)
-        check_timing(params, now_ms)
+        return answer_rest(
+            self._core, ROUTES, request, now_ns, json_headers=_JSON,
+            unsupported=error_body(ErrorCode.UNSUPPORTED_OPERATION),
+            bad_signature=lambda: FaceError(ErrorCode.INVALID_SIGNATURE),
+        )  # fmt: skip
 
     # -- WebSocket -----------------------------------------------------------------------------------------
 
@@ -214,15 +166,10 @@ class BinanceFace:
                 connected_ns=now_ns,
                 return_rate_limits=params.get("returnRateLimits", "true").lower() != "false",
             )
-        if path in ("/ws", "/ws/"):
-            names: list[str] = []
-            combined = False
-        elif path.startswith("/ws/"):
-            names, combined = [path.removeprefix("/ws/")], False
-        elif path in ("/stream", "/stream/"):
-            names, combined = [n for n in params.get("streams", "").split("/") if n], True
-        else:
+        request = stream_request(path, query)
+        if request is None:
             return RestResponse(404, error_body(ErrorCode.UNSUPPORTED_OPERATION), _JSON)
+        names, combined = request
         try:
             return StreamSession(names, combined=combined, resolve_listen_key=self._core.listen_keys.account_of)
         except ValueError as exc:

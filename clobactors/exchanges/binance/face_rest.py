@@ -7,12 +7,10 @@ endpoint's **Weight** section) and whether it counts against the ORDERS limits. 
 
 from __future__ import annotations
 
-import enum
 import zlib
 from collections.abc import Callable, Mapping
-from typing import Final, final
+from typing import Final
 
-import attrs
 import msgspec
 
 from clobactors.exchanges.binance import urls, wire
@@ -21,6 +19,7 @@ from clobactors.exchanges.binance.face_convert import ZERO, d8, my_trade
 from clobactors.exchanges.binance.face_core import FaceCore
 from clobactors.exchanges.binance.face_orders import cancel_all, cancel_order, new_order, open_orders, query_order
 from clobactors.exchanges.binance.face_params import FaceError, Params, invalid
+from clobactors.exchanges.binance_common.face_http import Route, Security, Weight
 from clobactors.sim.face_protocol import Output, SimCredentials
 
 __all__ = ["ROUTES", "Route", "Security"]
@@ -30,29 +29,7 @@ _SYMBOL_LIST: Final = msgspec.json.Decoder(list[str])
 _DEPTH_MAX: Final = 5000
 
 
-class Security(enum.Enum):
-    """rest-api.md § Endpoint security type."""
-
-    #: Public market data.
-    NONE = "NONE"
-    #: API key in ``X-MBX-APIKEY``, no signature (listen keys).
-    USER_STREAM = "USER_STREAM"
-    #: API key, ``timestamp`` and HMAC ``signature`` (TRADE, USER_DATA).
-    SIGNED = "SIGNED"
-
-
 Handler = Callable[[FaceCore, SimCredentials | None, Params, int], bytes]
-Weight = Callable[[Mapping[str, str]], int]
-
-
-@final
-@attrs.frozen
-class Route:
-    handler: Handler
-    security: Security
-    weight: Weight
-    #: Counts against the account's ORDERS limits (new orders).
-    orders: bool = False
 
 
 def _fixed(method: str, path: str) -> Weight:
@@ -330,7 +307,7 @@ def _my_trades_weight(params: Mapping[str, str]) -> int:
 
 
 #: ``(method, path)`` -> route.
-ROUTES: Final[Mapping[tuple[str, str], Route]] = {
+ROUTES: Final[Mapping[tuple[str, str], Route[FaceCore]]] = {
     ("GET", urls.PING): Route(_ping, Security.NONE, _fixed("GET", urls.PING)),
     ("GET", urls.TIME): Route(_time, Security.NONE, _fixed("GET", urls.TIME)),
     ("GET", urls.EXCHANGE_INFO): Route(_exchange_info, Security.NONE, _fixed("GET", urls.EXCHANGE_INFO)),

@@ -17,12 +17,10 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Final
 
-import msgspec
-
-from clobactors.errors import ConfigError, RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance import urls
 from clobactors.exchanges.binance import wire as w
 from clobactors.exchanges.binance.convert import EXCHANGE
+from clobactors.exchanges.binance_common.exchange_info import collect_rules, param, pools_of
 from clobactors.exchanges.standard import ExchangeInfo
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.model import Instrument
@@ -106,41 +104,25 @@ def decode_exchange_info(result: HttpResult) -> tuple[ExchangeInfo, tuple[str, .
     taken by another symbol) is skipped, not fatal: one odd listing must not stop every other market.
     """
     info = w.decode_checked(w.EXCHANGE_INFO_DECODER, result.body, what="GET /api/v3/exchangeInfo")
-    rules: dict[str, InstrumentRules] = {}
-    skipped: list[str] = []
-    for index, symbol in enumerate(info.symbols):
-        try:
-            rule = instrument_rules(symbol)
-        except (ConfigError, msgspec.DecodeError) as exc:
-            skipped.append(f"{symbol.symbol}: {exc} (at $.symbols[{index}])")
-            continue
-        if rule.name in rules:
-            skipped.append(f"{symbol.symbol}: canonical name {rule.name} already taken")
-            continue
-        rules[rule.name] = rule
-    try:
-        pools = pools_from_rate_limits(msgspec.to_builtins(limit) for limit in info.rate_limits)
-    except ConfigError as exc:
-        raise RemoteProtocolError(
-            f"unusable Binance rateLimits: {exc}", hint=RecoveryHint.DROP, path="$.rateLimits"
-        ) from exc
+    rules, skipped = collect_rules(enumerate(info.symbols), instrument_rules, _symbol_name)
+    pools = pools_of(info.rate_limits, "Binance")
     return ExchangeInfo(rules=rules, pools=pools, server_time_ms=info.server_time), tuple(skipped)
 
 
 # -- route costs ---------------------------------------------------------------------------------------------
 
 
-def _param(spec: HttpRequestSpec, name: str) -> str | None:
-    return next((value for key, value in spec.params if key == name), None)
+def _symbol_name(symbol: w.SymbolInfo) -> str:
+    return symbol.symbol
 
 
 def route_of(spec: HttpRequestSpec) -> urls.RouteCost:
     """Weight and order count of one request, from :mod:`.urls` (parameter-dependent routes included)."""
     if spec.method == "GET" and spec.path == urls.DEPTH:
-        limit = _param(spec, "limit")
+        limit = param(spec, "limit")
         return urls.depth_cost(int(limit) if limit is not None and limit.isdigit() else 100)
     if spec.method == "GET" and spec.path == urls.OPEN_ORDERS:
-        return urls.open_orders_cost(with_symbol=_param(spec, "symbol") is not None)
+        return urls.open_orders_cost(with_symbol=param(spec, "symbol") is not None)
     return urls.route_cost(spec.method, spec.path)
 
 

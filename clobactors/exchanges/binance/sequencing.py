@@ -28,61 +28,26 @@ snapshot fetched next can splice with it; :meth:`BinanceSpotBookSync.reset` forg
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Final, final
 
 import attrs
 
 from clobactors.errors import RecoveryHint, RemoteProtocolError, SequenceGap
+from clobactors.exchanges.binance_common.book_sync import DEFAULT_MAX_BUFFERED, BookSyncState, BookSyncStatistics
 from clobactors.exchanges.standard import SyncResult
 from clobactors.messages import BookDelta, BookSnapshot
 
 __all__ = ["BinanceSpotBookSync", "BookSyncStatistics", "DEFAULT_MAX_BUFFERED"]
 
-#: Diff events kept while waiting for a snapshot. At 10 events a second per symbol this is ~17 minutes; when
-#: full the oldest go, and a snapshot older than what is left is reported as a gap (then refetched).
-DEFAULT_MAX_BUFFERED: Final = 10_000
 #: The answers that carry nothing to apply (immutable, so shared).
 _NOTHING: Final = SyncResult()
 _SYNCED: Final = SyncResult(synced=True)
 
 
 @final
-@attrs.frozen
-class BookSyncStatistics:
-    """Counters of one instrument's sync since it was created (``reset`` keeps them)."""
-
-    synced: bool
-    last_update_id: int | None
-    buffered: int
-    applied: int
-    stale_ignored: int
-    gaps: int
-    snapshots: int
-
-
-@final
 @attrs.define
-class BinanceSpotBookSync:
+class BinanceSpotBookSync(BookSyncState):
     """Binance spot's documented sequencing rule for one instrument (see the module docstring)."""
-
-    instrument: str
-    max_buffered: int = DEFAULT_MAX_BUFFERED
-    #: The snapshot comes from ``GET /api/v3/depth``, never from the stream.
-    needs_rest_snapshot: bool = attrs.field(default=True, init=False)
-    _buffer: deque[BookDelta] = attrs.field(init=False)
-    _last: int | None = attrs.field(default=None, init=False)
-    _applied: int = attrs.field(default=0, init=False)
-    _stale: int = attrs.field(default=0, init=False)
-    _gaps: int = attrs.field(default=0, init=False)
-    _snapshots: int = attrs.field(default=0, init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._buffer = deque(maxlen=self.max_buffered)
-
-    @property
-    def synced(self) -> bool:
-        return self._last is not None
 
     def on_delta(self, delta: BookDelta) -> SyncResult:
         first, final_id = delta.first_sequence, delta.sequence
@@ -130,25 +95,6 @@ class BinanceSpotBookSync:
         self._last = last
         self._applied += len(out) - 1
         return SyncResult(apply=tuple(out), synced=True)
-
-    def reset(self) -> None:
-        self._buffer.clear()
-        self._last = None
-
-    def verify(self, checksum: int | None, computed: int) -> bool:
-        """Binance spot sends no book checksum, so there is nothing to compare unless one is given."""
-        return checksum is None or checksum == computed
-
-    def statistics(self) -> BookSyncStatistics:
-        return BookSyncStatistics(
-            synced=self.synced,
-            last_update_id=self._last,
-            buffered=len(self._buffer),
-            applied=self._applied,
-            stale_ignored=self._stale,
-            gaps=self._gaps,
-            snapshots=self._snapshots,
-        )
 
     # -- internals -----------------------------------------------------------------------------------------
 

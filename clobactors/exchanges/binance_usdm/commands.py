@@ -31,6 +31,7 @@ from typing import Final
 from clobactors.client_ids import BINANCE
 from clobactors.errors import ConfigError, LocalProtocolError
 from clobactors.exchanges.binance.commands import signed, stream_frames
+from clobactors.exchanges.binance_common.orders import order_ref
 from clobactors.exchanges.binance_usdm import signing, urls
 from clobactors.exchanges.binance_usdm.convert import (
     margin_type_param,
@@ -162,7 +163,7 @@ def cancel_order(
     """``DELETE /fapi/v1/order`` by our id (preferred) or Binance's numeric one."""
     params: _Params = [
         ("symbol", instrument.symbol),
-        _order_ref(command.client_order_id, command.exchange_order_id, "a cancel"),
+        order_ref(command.client_order_id, command.exchange_order_id, "a cancel"),
     ]
     return signed("DELETE", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
@@ -182,15 +183,6 @@ def cancel_all(
     return signed("DELETE", urls.ALL_OPEN_ORDERS, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 
-def _order_ref(client_order_id: str, exchange_order_id: str, what: str) -> tuple[str, signing.ParamValue]:
-    """The parameter naming one order: our id when we have it, else Binance's numeric one."""
-    if client_order_id:
-        return ("origClientOrderId", client_order_id)
-    if exchange_order_id.isdigit():
-        return ("orderId", exchange_order_id)
-    raise LocalProtocolError(f"{what} needs our client order id or Binance's numeric order id")
-
-
 def query_order(
     instrument: Instrument,
     client_order_id: str,
@@ -201,7 +193,7 @@ def query_order(
     exchange_order_id: str = "",
 ) -> HttpRequestSpec:
     """``GET /fapi/v1/order`` by our id (preferred) or Binance's numeric one."""
-    params: _Params = [("symbol", instrument.symbol), _order_ref(client_order_id, exchange_order_id, "a query")]
+    params: _Params = [("symbol", instrument.symbol), order_ref(client_order_id, exchange_order_id, "a query")]
     return signed("GET", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 

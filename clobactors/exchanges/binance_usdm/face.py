@@ -25,16 +25,14 @@ from __future__ import annotations
 from collections.abc import Container, Iterable, Mapping
 from decimal import Decimal
 from typing import Final, assert_never, final
-from urllib.parse import parse_qsl
 
 from clobactors.errors import ConfigError
 from clobactors.exchanges.binance.errors import error_body
 from clobactors.exchanges.binance.face_limits import Limits
-from clobactors.exchanges.binance.face_params import FaceError, Params
 from clobactors.exchanges.binance.face_streams import StreamSession, market_topic
-from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, check_timing, user_topic
-from clobactors.exchanges.binance.signing import API_KEY_HEADER, verify_request
+from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, user_topic
 from clobactors.exchanges.binance.wire_base import RateLimit
+from clobactors.exchanges.binance_common.face_http import answer_rest, open_account, stream_request
 from clobactors.exchanges.binance_usdm import wire
 from clobactors.exchanges.binance_usdm.face_convert import (
     account_update,
@@ -43,7 +41,7 @@ from clobactors.exchanges.binance_usdm.face_convert import (
     order_update,
 )
 from clobactors.exchanges.binance_usdm.face_core import USDM_RATE_LIMITS, UsdmCore, fail
-from clobactors.exchanges.binance_usdm.face_rest import ROUTES, Security
+from clobactors.exchanges.binance_usdm.face_rest import ROUTES
 from clobactors.exchanges.binance_usdm.face_streams import (
     DEPTH_SPEEDS,
     MARK_SPEEDS,
@@ -140,17 +138,10 @@ class BinanceUsdmFace:
     ) -> SimCredentials:
         """Open a funded futures account; missing ids and keys are derived from the seed and a counter."""
         self._accounts_made += 1
-        account_id = account_id or f"account-{self._accounts_made}"
-        credentials = SimCredentials(
-            account_id=account_id,
-            api_key=api_key or derive_secret_text(self._seed, f"api-key:{account_id}"),
-            secret=secret or derive_secret_text(self._seed, f"secret:{account_id}"),
-        )
-        if self._core.engine.has_account(account_id):
-            raise ConfigError(f"account {account_id!r} exists already")
-        self._core.accounts.add(credentials)
-        self._core.engine.add_account(account_id, balances)
-        return credentials
+        return open_account(
+            self._core, self._seed, self._accounts_made, balances,
+            account_id=account_id, api_key=api_key, secret=secret,
+        )  # fmt: skip
 
     def deposit(self, account_id: str, asset: str, amount: Decimal, now_ns: int) -> None:
         """Credit an account; its user streams get ACCOUNT_UPDATE with reason DEPOSIT."""
@@ -160,50 +151,11 @@ class BinanceUsdmFace:
 
     def handle_rest(self, request: RestRequest, now_ns: int) -> RestResponse:
         """Answer one REST request as Binance USD-M would (status, JSON body, usage headers)."""
-        core, now_ms = self._core, now_ns // 1_000_000
-        route = ROUTES.get((request.method.upper(), request.path))
-        if route is None:
-            known_path = any(path == request.path for _, path in ROUTES)
-            return RestResponse(405 if known_path else 404, error_body(-1000, "Unsupported operation."), _JSON)
-        account: SimCredentials | None = None
-        try:
-            pairs = parse_qsl(request.query, keep_blank_values=True)
-            if request.body:
-                pairs += parse_qsl(request.body, keep_blank_values=True)
-            first: dict[str, str] = {}
-            for name, value in pairs:
-                first.setdefault(name, value)
-            core.limits.charge_ip(request.client_ip, route.weight(first), now_ms)
-            params = Params(pairs)
-            if route.security is not Security.NONE:
-                account = core.accounts.by_key(request.header(API_KEY_HEADER))
-                if route.security is Security.SIGNED:
-                    self._verify(request, params, account, now_ms)
-            body = route.handler(core, account, params, now_ns)
-        except FaceError as exc:
-            headers = dict(exc.headers)
-            for name, value in self._usage_headers(request, account if route.orders else None, now_ms):
-                headers.setdefault(name, value)
-            return RestResponse(exc.status, exc.body(), (*_JSON, *headers.items()))
-        usage = self._usage_headers(request, account if route.orders else None, now_ms)
-        return RestResponse(200, body, (*_JSON, *usage))
-
-    def _usage_headers(
-        self, request: RestRequest, account: SimCredentials | None, now_ms: int
-    ) -> tuple[tuple[str, str], ...]:
-        headers = self._core.limits.ip_headers(request.client_ip, now_ms)
-        if account is not None:
-            headers += self._core.limits.order_headers(account.account_id, now_ms)
-        return headers
-
-    @staticmethod
-    def _verify(request: RestRequest, params: Params, account: SimCredentials, now_ms: int) -> None:
-        """§ General Info › SIGNED (TRADE and USER_DATA) Endpoint Security, then § Timing Security."""
-        params.integer("timestamp", required=True)
-        params.raw("signature", required=True)
-        if not verify_request(account.secret, request.query, request.body):
-            raise fail(-1022)
-        check_timing(params, now_ms)
+        return answer_rest(
+            self._core, ROUTES, request, now_ns, json_headers=_JSON,
+            unsupported=error_body(-1000, "Unsupported operation."),
+            bad_signature=lambda: fail(-1022),
+        )  # fmt: skip
 
     # -- WebSocket -----------------------------------------------------------------------------------------
 
@@ -211,20 +163,14 @@ class BinanceUsdmFace:
         self, path: str, query: str, headers: tuple[tuple[str, str], ...], client_ip: str, now_ns: int
     ) -> FaceSession | RestResponse:
         """A session for ``[/public|/market|/private]`` + ``/ws[/<stream>]`` or ``/stream?streams=...``."""
-        params = dict(parse_qsl(query, keep_blank_values=True))
         for prefix in _ROUTE_PREFIXES:
             if path.startswith(prefix + "/"):
                 path = path.removeprefix(prefix)
                 break
-        if path in ("/ws", "/ws/"):
-            names: list[str] = []
-            combined = False
-        elif path.startswith("/ws/"):
-            names, combined = [path.removeprefix("/ws/")], False
-        elif path in ("/stream", "/stream/"):
-            names, combined = [n for n in params.get("streams", "").split("/") if n], True
-        else:
+        request = stream_request(path, query)
+        if request is None:
             return RestResponse(404, error_body(-1000, "Unsupported operation."), _JSON)
+        names, combined = request
         try:
             return StreamSession(
                 names, combined=combined, resolve_listen_key=self._core.listen_keys.account_of,

@@ -8,15 +8,13 @@ Sans-IO.
 
 from __future__ import annotations
 
-import enum
 import zlib
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Final, final
-
-import attrs
+from typing import Final
 
 from clobactors.exchanges.binance.face_params import Params
+from clobactors.exchanges.binance_common.face_http import Route, Security, Weight
 from clobactors.exchanges.binance_usdm import face_wire, urls, wire
 from clobactors.exchanges.binance_usdm.face_convert import (
     account_balance,
@@ -51,25 +49,7 @@ _INCOME_WINDOW_MS: Final = 7 * 86_400_000
 _ZERO: Final = Decimal(0)
 
 
-class Security(enum.Enum):
-    """§ General Info › Endpoint Security Type."""
-
-    NONE = "NONE"
-    USER_STREAM = "USER_STREAM"
-    SIGNED = "SIGNED"
-
-
 Handler = Callable[[UsdmCore, SimCredentials | None, Params, int], bytes]
-Weight = Callable[[Mapping[str, str]], int]
-
-
-@final
-@attrs.frozen
-class Route:
-    handler: Handler
-    security: Security
-    weight: Weight
-    orders: bool = False
 
 
 def _fixed(weight: int) -> Weight:
@@ -404,7 +384,7 @@ def _depth_weight(params: Mapping[str, str]) -> int:
 
 
 #: ``(method, path)`` -> route.
-ROUTES: Final[Mapping[tuple[str, str], Route]] = {
+ROUTES: Final[Mapping[tuple[str, str], Route[UsdmCore]]] = {
     ("GET", PING): Route(_ping, Security.NONE, _fixed(1)),
     ("GET", urls.TIME): Route(_time, Security.NONE, _known("GET", urls.TIME)),
     ("GET", urls.EXCHANGE_INFO): Route(_exchange_info, Security.NONE, _known("GET", urls.EXCHANGE_INFO)),

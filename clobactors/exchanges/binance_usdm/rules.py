@@ -21,10 +21,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-import msgspec
-
-from clobactors.errors import ConfigError, RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance.rules import cost_for, reported_usage
+from clobactors.exchanges.binance_common.exchange_info import collect_rules, param, pools_of
 from clobactors.exchanges.binance_usdm import urls
 from clobactors.exchanges.binance_usdm import wire as w
 from clobactors.exchanges.binance_usdm.convert import EXCHANGE
@@ -102,41 +100,23 @@ def decode_exchange_info(result: HttpResult) -> tuple[ExchangeInfo, tuple[str, .
     skipped, not fatal: one odd listing must not stop every other market.
     """
     info = w.decode_checked(w.EXCHANGE_INFO_DECODER, result.body, what="GET /fapi/v1/exchangeInfo")
-    rules: dict[str, InstrumentRules] = {}
-    skipped: list[str] = []
-    not_perpetual = 0
-    for index, symbol in enumerate(info.symbols):
-        if symbol.contract_type != PERPETUAL:
-            not_perpetual += 1
-            continue
-        try:
-            rule = instrument_rules(symbol)
-        except (ConfigError, msgspec.DecodeError) as exc:
-            skipped.append(f"{symbol.symbol}: {exc} (at $.symbols[{index}])")
-            continue
-        if rule.name in rules:
-            skipped.append(f"{symbol.symbol}: canonical name {rule.name} already taken")
-            continue
-        rules[rule.name] = rule
-    try:
-        pools = pools_from_rate_limits(msgspec.to_builtins(limit) for limit in info.rate_limits)
-    except ConfigError as exc:
-        raise RemoteProtocolError(
-            f"unusable Binance USD-M rateLimits: {exc}", hint=RecoveryHint.DROP, path="$.rateLimits"
-        ) from exc
+    perpetuals = [(i, s) for i, s in enumerate(info.symbols) if s.contract_type == PERPETUAL]
+    not_perpetual = len(info.symbols) - len(perpetuals)
+    rules, skipped = collect_rules(perpetuals, instrument_rules, _symbol_name)
+    pools = pools_of(info.rate_limits, "Binance USD-M")
     return ExchangeInfo(rules=rules, pools=pools, server_time_ms=info.server_time), tuple(skipped), not_perpetual
 
 
-def _param(spec: HttpRequestSpec, name: str) -> str | None:
-    return next((value for key, value in spec.params if key == name), None)
+def _symbol_name(symbol: w.SymbolInfo) -> str:
+    return symbol.symbol
 
 
 def route_of(spec: HttpRequestSpec) -> urls.RouteCost:
     """Weight and order count of one request (parameter-dependent routes included)."""
     if spec.method == "GET" and spec.path == urls.DEPTH:
-        limit = _param(spec, "limit")
+        limit = param(spec, "limit")
         return urls.depth_cost(int(limit) if limit is not None and limit.isdigit() else 500)
-    return urls.route_cost(spec.method, spec.path, with_symbol=_param(spec, "symbol") is not None)
+    return urls.route_cost(spec.method, spec.path, with_symbol=param(spec, "symbol") is not None)
 
 
 def request_cost(spec: HttpRequestSpec, pools: tuple[Pool, ...] = DEFAULT_POOLS) -> Cost:

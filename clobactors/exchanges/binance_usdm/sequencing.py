@@ -27,21 +27,17 @@ next snapshot can splice with it; :meth:`BinanceUsdmBookSync.reset` forgets ever
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Final, final
 
 import attrs
 
 from clobactors.errors import RecoveryHint, RemoteProtocolError, SequenceGap
-from clobactors.exchanges.binance.sequencing import BookSyncStatistics
+from clobactors.exchanges.binance_common.book_sync import DEFAULT_MAX_BUFFERED, BookSyncState, BookSyncStatistics
 from clobactors.exchanges.standard import SyncResult
 from clobactors.messages import BookDelta, BookSnapshot
 
 __all__ = ["DEFAULT_MAX_BUFFERED", "BinanceUsdmBookSync", "BookSyncStatistics"]
 
-#: Diff events kept while waiting for a snapshot (oldest dropped when full; a snapshot older than what is
-#: left is then reported as a gap and refetched).
-DEFAULT_MAX_BUFFERED: Final = 10_000
 #: The answers that carry nothing to apply (immutable, so shared).
 _NOTHING: Final = SyncResult()
 _SYNCED: Final = SyncResult(synced=True)
@@ -49,29 +45,11 @@ _SYNCED: Final = SyncResult(synced=True)
 
 @final
 @attrs.define
-class BinanceUsdmBookSync:
+class BinanceUsdmBookSync(BookSyncState):
     """The documented USD-M sequencing rule for one instrument (see the module docstring)."""
 
-    instrument: str
-    max_buffered: int = DEFAULT_MAX_BUFFERED
-    #: The snapshot comes from ``GET /fapi/v1/depth``, never from the stream.
-    needs_rest_snapshot: bool = attrs.field(default=True, init=False)
-    _buffer: deque[BookDelta] = attrs.field(init=False)
-    #: ``u`` of the last applied event, or the snapshot's id; None while unsynced.
-    _last: int | None = attrs.field(default=None, init=False)
     #: True right after a snapshot with no event applied yet: the next event must straddle ``_last``.
     _at_snapshot: bool = attrs.field(default=False, init=False)
-    _applied: int = attrs.field(default=0, init=False)
-    _stale: int = attrs.field(default=0, init=False)
-    _gaps: int = attrs.field(default=0, init=False)
-    _snapshots: int = attrs.field(default=0, init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._buffer = deque(maxlen=self.max_buffered)
-
-    @property
-    def synced(self) -> bool:
-        return self._last is not None
 
     def on_delta(self, delta: BookDelta) -> SyncResult:
         """Once per frame, so the common case (synced, ``pu`` chains on) is inline; the rest is :meth:`_check`."""
@@ -122,24 +100,8 @@ class BinanceUsdmBookSync:
         return SyncResult(apply=tuple(out), synced=True)
 
     def reset(self) -> None:
-        self._buffer.clear()
-        self._last = None
+        super().reset()
         self._at_snapshot = False
-
-    def verify(self, checksum: int | None, computed: int) -> bool:
-        """Binance sends no book checksum, so there is nothing to compare unless one is given."""
-        return checksum is None or checksum == computed
-
-    def statistics(self) -> BookSyncStatistics:
-        return BookSyncStatistics(
-            synced=self.synced,
-            last_update_id=self._last,
-            buffered=len(self._buffer),
-            applied=self._applied,
-            stale_ignored=self._stale,
-            gaps=self._gaps,
-            snapshots=self._snapshots,
-        )
 
     # -- internals -----------------------------------------------------------------------------------------
 
