@@ -20,7 +20,9 @@ delivers everything it sent first). The failure classes:
 
 * peer closed (clean close frame or TCP reset), EOF -> :class:`ConnectionLost` (the close code in the text);
 * no pong within ``pong_timeout`` after a ping -> :class:`ConnectionLost`;
-* no message within ``idle_timeout`` -> :class:`TransportTimeout` (mark the book stale, reconnect);
+* nothing at all (no message, ping or pong) within ``idle_timeout`` -> :class:`TransportTimeout` (mark the
+  book stale, reconnect). Control frames count: a quiet market on a live connection (the server's pings
+  still arrive) is not a dead connection;
 * a message over ``max_message_size`` -> close 1009, :class:`ConnectionLost`;
 * consumer too slow (buffer full) -> :class:`ConnectionLost`.
 
@@ -126,7 +128,7 @@ class WsConnection(trio.abc.AsyncResource):
     _consumer_in: bool = attrs.field(default=False, init=False)
     _left_at: float = attrs.field(default=0.0, init=False)
     _keeper_wait: trio.Event | None = attrs.field(default=None, init=False, repr=False)
-    _last_data_at: float = attrs.field(default=0.0, init=False)
+    _last_heard_at: float = attrs.field(default=0.0, init=False)
     _handed: int = attrs.field(default=0, init=False)
     _failure: TransportError | None = attrs.field(default=None, init=False)
     _closed: bool = attrs.field(default=False, init=False)
@@ -139,7 +141,7 @@ class WsConnection(trio.abc.AsyncResource):
     _keeper_reads: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        self._left_at = self._last_data_at = trio.current_time()
+        self._left_at = self._last_heard_at = trio.current_time()
 
     @property
     def failure(self) -> TransportError | None:
@@ -259,6 +261,7 @@ class WsConnection(trio.abc.AsyncResource):
                 self._fail(ConnectionLost(f"{close_text(CloseReason.ABNORMAL_CLOSURE, None)}: EOF", self._endpoint))
                 return
             self._proto.receive_data(bytes(data))
+            self._last_heard_at = now
             await self._handle_events(now, self._wall_ns(), consumer)
         finally:
             self._reading = False
@@ -284,7 +287,6 @@ class WsConnection(trio.abc.AsyncResource):
                     self._fail(ConnectionLost("receive buffer full: consumer too slow", self._endpoint))
                     return
                 frames.append(WsFrame(data, wall, now))
-                self._last_data_at = now
                 self._frames_received += 1
                 self._bytes_received += len(data)
                 if len(frames) > self._peak:
@@ -392,11 +394,11 @@ class WsConnection(trio.abc.AsyncResource):
                 await self._read(consumer=False)
 
     async def _idle_watch(self, quiet: float) -> None:
-        """Fail when no message came for ``quiet`` s: one sleep per quiet period, nothing per frame."""
+        """Fail when nothing came for ``quiet`` s: one sleep per quiet period, nothing per frame."""
         while True:
-            due = self._last_data_at + quiet
+            due = self._last_heard_at + quiet
             if trio.current_time() >= due:
-                self._fail(TransportTimeout(f"no message for {quiet:g}s", self._endpoint))
+                self._fail(TransportTimeout(f"nothing received for {quiet:g}s", self._endpoint))
                 return
             await trio.sleep_until(due)
 

@@ -128,6 +128,25 @@ async def test_idle_deadline_fires_at_exact_virtual_time(autojump_clock: trio.te
 
 
 @deadline(100)
+async def test_server_pings_keep_a_quiet_connection_alive(autojump_clock: trio.testing.MockClock) -> None:
+    """A quiet market on a live connection is not idle: the exchange's pings count (Binance pings every 20 s)."""
+
+    async def pings_then_silence(conn: ServerWsConnection) -> None:
+        await conn.accept()
+        for _ in range(5):
+            await trio.sleep(4)
+            with trio.move_on_after(0.5):  # the pong comes back at once; a ping without one is still a ping
+                await conn.ping(b"hb")
+        await trio.sleep_forever()
+
+    async with serving(pings_then_silence) as (_, url), open_ws(url, idle_timeout=7.5) as ws:
+        start = trio.current_time()
+        with pytest.raises(TransportTimeout):
+            await ws.receive()
+        assert trio.current_time() - start == 5 * 4 + 7.5  # the last ping, then 7.5 s of nothing at all
+
+
+@deadline(100)
 async def test_client_pings_are_answered(autojump_clock: trio.testing.MockClock) -> None:
     async with serving(echo) as (_, url), open_ws(url, ping_interval=5, pong_timeout=2) as ws:
         await trio.sleep(16)
