@@ -1,8 +1,8 @@
 """The client side of the WebSocket opening handshake on wsproto, and how close codes read in errors.
 
-Split from :mod:`clobactors.transport.ws` (which owns an open connection): the HTTP upgrade happens once per
-connection and has its own failure classes, all :class:`~clobactors.errors.ConnectFailed` because nothing was
-exchanged yet, so a retry is always safe.
+Part of :mod:`clobactors.transport.ws`, split from the open connection (:mod:`~clobactors.transport.ws_connection`):
+the HTTP upgrade happens once per connection and has its own failure classes, all
+:class:`~clobactors.errors.ConnectFailed` because nothing was exchanged yet, so a retry is always safe.
 """
 
 from __future__ import annotations

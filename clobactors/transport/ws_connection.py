@@ -1,0 +1,339 @@
+"""An open client WebSocket: frames read in the consumer's own task, writes under one lock, a typed failure.
+
+Part of :mod:`clobactors.transport.ws` (whose docstring has the overview). This module holds the connection
+itself and its per-frame path, :meth:`WsConnection.receive` -> ``_read`` -> ``_handle_events``, kept in one
+class so that a frame costs no extra call or attribute lookup. The background duties that share its state (the
+keeper, the idle watch, the heartbeat) live in :mod:`clobactors.transport.ws_duties`; connecting lives in
+:mod:`clobactors.transport.ws_open`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
+from typing import Final, final
+
+import attrs
+import trio
+import wsproto
+import wsproto.utilities
+from wsproto.connection import ConnectionState
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.frame_protocol import CloseReason
+
+from clobactors.errors import ConnectionLost, TransportError
+from clobactors.transport.errors import map_transport_errors
+from clobactors.transport.ws_handshake import RECEIVE_CHUNK, close_text
+
+__all__ = ["WsConnection", "WsFrame", "WsStatistics"]
+
+#: Buffered frames handed out in a row before ``receive`` lets other tasks run.
+_YIELD_EVERY: Final = 16
+_TOO_BIG: Final = CloseReason.MESSAGE_TOO_BIG
+
+
+@final
+@attrs.frozen
+class WsFrame:
+    """One message with its receive times: wall clock (for events) and Trio clock (for latency, staleness)."""
+
+    data: str | bytes
+    received_ns: int
+    received_at: float
+
+
+@final
+@attrs.frozen
+class WsStatistics:
+    """Counters and buffer use. ``peak_buffer_used`` sizes ``message_queue_size`` from measurement.
+
+    ``bytes_received`` counts message lengths (characters for text messages). ``keeper_reads`` counts reads
+    made while the consumer was away (each one a frame that waited for the consumer).
+    """
+
+    frames_received: int
+    bytes_received: int
+    frames_sent: int
+    pings_sent: int
+    pongs_received: int
+    current_buffer_used: int
+    peak_buffer_used: int
+    max_buffer_size: int
+    keeper_reads: int
+    failure: str | None
+
+
+@final
+@attrs.define(eq=False)
+class WsConnection(trio.abc.AsyncResource):
+    """An open client WebSocket. Receive with :meth:`receive` or ``async for``; send with :meth:`send`.
+
+    Built by :func:`~clobactors.transport.ws_open.open_ws`. One task receives at a time (the consumer); any
+    task may send. The background duties (:mod:`clobactors.transport.ws_duties`) share this state: the keeper
+    reads through ``_read`` and waits on ``_keeper_wait``; the heartbeat fills ``_pongs``, which
+    ``_handle_events`` answers.
+    """
+
+    _proto: wsproto.WSConnection
+    _stream: trio.abc.Stream
+    _endpoint: str
+    _max_message_size: int
+    _queue_size: int
+    _ping_interval: float | None
+    _pong_timeout: float
+    _idle_timeout: float | None
+    _close_timeout: float
+    _wall_ns: Callable[[], int] = attrs.field(repr=False)
+    _frames: deque[WsFrame] = attrs.field(factory=deque, init=False, repr=False)
+    _partial: list[str | bytes] = attrs.field(factory=list, init=False, repr=False)
+    _partial_size: int = attrs.field(default=0, init=False)
+    _pongs: dict[bytes, trio.Event] = attrs.field(factory=dict, init=False, repr=False)
+    _write_lock: trio.StrictFIFOLock = attrs.field(factory=trio.StrictFIFOLock, init=False, repr=False)
+    _tasks: trio.CancelScope = attrs.field(factory=trio.CancelScope, init=False, repr=False)
+    _tasks_done: trio.Event = attrs.field(factory=trio.Event, init=False, repr=False)
+    #: Someone reads the socket (the consumer, or the keeper while the consumer is away).
+    _reading: bool = attrs.field(default=False, init=False)
+    _read_scope: trio.CancelScope | None = attrs.field(default=None, init=False, repr=False)
+    _read_done: trio.Event | None = attrs.field(default=None, init=False, repr=False)
+    _consumer_in: bool = attrs.field(default=False, init=False)
+    _left_at: float = attrs.field(default=0.0, init=False)
+    _keeper_wait: trio.Event | None = attrs.field(default=None, init=False, repr=False)
+    _last_heard_at: float = attrs.field(default=0.0, init=False)
+    _handed: int = attrs.field(default=0, init=False)
+    _failure: TransportError | None = attrs.field(default=None, init=False)
+    _closed: bool = attrs.field(default=False, init=False)
+    _frames_received: int = attrs.field(default=0, init=False)
+    _bytes_received: int = attrs.field(default=0, init=False)
+    _frames_sent: int = attrs.field(default=0, init=False)
+    _pings_sent: int = attrs.field(default=0, init=False)
+    _pongs_received: int = attrs.field(default=0, init=False)
+    _peak: int = attrs.field(default=0, init=False)
+    _keeper_reads: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._left_at = self._last_heard_at = trio.current_time()
+
+    @property
+    def failure(self) -> TransportError | None:
+        """The error that ended the connection, once one was seen."""
+        return self._failure
+
+    async def receive(self) -> WsFrame:
+        """The next frame. After the last frame of a dead connection, raises why it died (typed)."""
+        frames = self._frames
+        if frames and not self._closed:
+            self._handed += 1
+            if self._handed >= _YIELD_EVERY:
+                self._handed = 0
+                await trio.lowlevel.checkpoint()
+            else:
+                await trio.lowlevel.checkpoint_if_cancelled()
+            if frames:  # (another receiver may have taken it meanwhile)
+                self._left_at = trio.current_time()
+                return frames.popleft()
+        self._handed = 0
+        self._consumer_in = True
+        try:
+            while not frames:
+                if self._closed:
+                    raise ConnectionLost("WebSocket closed locally", self._endpoint)
+                if self._failure is not None:
+                    raise self._ended()
+                if self._reading:  # the keeper reads for us: take the socket back
+                    if self._read_scope is not None:
+                        self._read_scope.cancel()
+                    if self._read_done is None:
+                        self._read_done = trio.Event()
+                    await self._read_done.wait()
+                    continue
+                await self._read(consumer=True)
+            return frames.popleft()
+        finally:
+            self._consumer_in = False
+            self._left_at = trio.current_time()
+            if self._keeper_wait is not None:
+                self._keeper_wait.set()
+                self._keeper_wait = None
+
+    def __aiter__(self) -> AsyncIterator[WsFrame]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[WsFrame]:
+        while True:
+            yield await self.receive()
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one message; writes are serialized in FIFO order so subscriptions keep their order."""
+        if self._closed:
+            raise ConnectionLost("WebSocket closed locally", self._endpoint)
+        if self._failure is not None:
+            raise self._ended()
+        event = TextMessage(data=message) if isinstance(message, str) else BytesMessage(data=message)
+        await self._send_event(event)
+        self._frames_sent += 1
+
+    def statistics(self) -> WsStatistics:
+        return WsStatistics(
+            frames_received=self._frames_received,
+            bytes_received=self._bytes_received,
+            frames_sent=self._frames_sent,
+            pings_sent=self._pings_sent,
+            pongs_received=self._pongs_received,
+            current_buffer_used=len(self._frames),
+            peak_buffer_used=self._peak,
+            max_buffer_size=self._queue_size,
+            keeper_reads=self._keeper_reads,
+            failure=str(self._failure) if self._failure is not None else None,
+        )
+
+    async def aclose(self) -> None:
+        """Close: a close handshake if the connection is healthy, bounded by ``close_timeout`` and shielded
+        from cancellation; an immediate TCP close if it already failed. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._tasks.cancel()
+        if self._read_scope is not None:
+            self._read_scope.cancel()
+        with trio.CancelScope(shield=True):
+            await self._tasks_done.wait()
+            while self._reading:  # a consumer in another task is leaving its read
+                self._read_done = self._read_done or trio.Event()
+                await self._read_done.wait()
+            if self._failure is None and self._proto.state is ConnectionState.OPEN:
+                with trio.move_on_after(self._close_timeout):
+                    await self._close_handshake()
+            await trio.aclose_forcefully(self._stream)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    async def _read(self, *, consumer: bool) -> None:
+        """One read from the socket, its events handled; frames land in ``_frames``. Only one task at a time."""
+        self._reading = True
+        try:
+            scope = self._read_scope = trio.CancelScope()
+            try:
+                with scope:
+                    data = await self._stream.receive_some(RECEIVE_CHUNK)
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                if self._closed:
+                    return
+                self._fail(ConnectionLost(f"{close_text(CloseReason.ABNORMAL_CLOSURE, None)}: {exc!r}", self._endpoint))
+                return
+            finally:
+                self._read_scope = None
+            if scope.cancelled_caught:
+                return
+            if not consumer:
+                self._keeper_reads += 1
+            now = trio.current_time()
+            if not data:
+                self._fail(ConnectionLost(f"{close_text(CloseReason.ABNORMAL_CLOSURE, None)}: EOF", self._endpoint))
+                return
+            self._proto.receive_data(bytes(data))
+            self._last_heard_at = now
+            await self._handle_events(now, self._wall_ns(), consumer)
+        finally:
+            self._reading = False
+            if self._read_done is not None:
+                self._read_done.set()
+                self._read_done = None
+
+    async def _handle_events(self, now: float, wall: int, consumer: bool) -> None:
+        frames = self._frames
+        for event in self._proto.events():
+            if isinstance(event, Message):
+                data: str | bytes = event.data if isinstance(event.data, str) else bytes(event.data)
+                if not event.message_finished or self._partial:
+                    data = await self._assemble(data, event.message_finished)
+                    if not data:
+                        if self._failure is not None:
+                            return
+                        continue
+                elif len(data) > self._max_message_size:
+                    await self._too_big()
+                    return
+                if not consumer and len(frames) >= self._queue_size:
+                    self._fail(ConnectionLost("receive buffer full: consumer too slow", self._endpoint))
+                    return
+                frames.append(WsFrame(data, wall, now))
+                self._frames_received += 1
+                self._bytes_received += len(data)
+                if len(frames) > self._peak:
+                    self._peak = len(frames)
+            elif isinstance(event, Ping):
+                await self._send_control(event.response())
+            elif isinstance(event, Pong):
+                waiter = self._pongs.pop(bytes(event.payload), None)
+                if waiter is not None:
+                    waiter.set()
+            elif isinstance(event, CloseConnection):
+                if self._proto.state is ConnectionState.REMOTE_CLOSING:
+                    await self._send_control(event.response())
+                self._fail(ConnectionLost(close_text(event.code, event.reason), self._endpoint))
+                return
+
+    async def _assemble(self, chunk: str | bytes, finished: bool) -> str | bytes:
+        """A fragment of a message; the whole message once ``finished`` (empty until then, or when too big)."""
+        self._partial.append(chunk)
+        self._partial_size += len(chunk)
+        if self._partial_size > self._max_message_size:
+            await self._too_big()
+            return ""
+        if not finished:
+            return ""
+        parts, self._partial, self._partial_size = self._partial, [], 0
+        if isinstance(chunk, str):
+            return "".join(p for p in parts if isinstance(p, str))
+        return b"".join(p for p in parts if isinstance(p, bytes))
+
+    async def _too_big(self) -> None:
+        """Close with 1009 (the peer learns why), then fail."""
+        if self._proto.state is ConnectionState.OPEN:
+            await self._send_control(CloseConnection(code=_TOO_BIG, reason="message too big"))
+        self._fail(ConnectionLost(close_text(_TOO_BIG, "message too big"), self._endpoint))
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    async def _send_event(self, event: TextMessage | BytesMessage | Ping | Pong | CloseConnection) -> None:
+        async with self._write_lock:
+            try:
+                data = self._proto.send(event)
+            except wsproto.utilities.LocalProtocolError as exc:  # the connection is closing
+                raise ConnectionLost("WebSocket closing", self._endpoint) from exc
+            with map_transport_errors(self._endpoint):
+                await self._stream.send_all(data)
+
+    async def _send_control(self, event: Ping | Pong | CloseConnection) -> None:
+        """A control frame on behalf of the protocol; a broken socket here is reported by the next read."""
+        with suppress(TransportError):
+            await self._send_event(event)
+
+    async def _close_handshake(self) -> None:
+        await self._send_control(CloseConnection(code=CloseReason.NORMAL_CLOSURE))
+        while self._proto.state is not ConnectionState.CLOSED:
+            data = await self._stream.receive_some(RECEIVE_CHUNK)
+            self._proto.receive_data(bytes(data) if data else None)
+            for _ in self._proto.events():
+                pass
+            if not data:
+                return
+
+    # -- failure ---------------------------------------------------------------------------------------------
+
+    def _fail(self, error: TransportError) -> None:
+        """Record the first failure; stop the background duties and any pending read (receive reports it)."""
+        if self._failure is None:
+            self._failure = error
+        self._tasks.cancel()
+        if self._read_scope is not None:
+            self._read_scope.cancel()
+
+    def _ended(self) -> TransportError:
+        failure = self._failure
+        if failure is None:
+            return ConnectionLost("WebSocket closed", self._endpoint)
+        fresh = type(failure)(failure.message, failure.endpoint)
+        fresh.__cause__ = failure.__cause__
+        return fresh
