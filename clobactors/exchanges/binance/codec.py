@@ -59,6 +59,8 @@ from clobactors.exchanges.binance.convert import (
     parse_time_in_force,
 )
 from clobactors.exchanges.binance.symbols import SymbolTable
+from clobactors.exchanges.binance_common.envelope import STREAM_ENVELOPE_DECODER, as_bytes, control_of, raw_detail
+from clobactors.exchanges.binance_common.orders import trade_fill
 from clobactors.exchanges.standard import Control, ControlKind
 from clobactors.messages import (
     AccountEvent,
@@ -66,28 +68,15 @@ from clobactors.messages import (
     BestBidAsk,
     BookDelta,
     BookSnapshot,
-    Fill,
     MarketEvent,
     OrderUpdate,
     Trade,
 )
-from clobactors.model import Liquidity, OrderType, Side
+from clobactors.model import OrderType, Side
 
 __all__ = ["decode_market", "decode_user", "execution_report_events"]
 
 _ZERO: Final = Decimal(0)
-
-
-class _MarketEnvelope(msgspec.Struct, frozen=True):
-    """What a market-connection frame is: combined event, subscribe answer, error, or raw event."""
-
-    stream: str | None = None
-    data: msgspec.Raw = w.NULL
-    e: str | None = None
-    id: int | str | UnsetType | None = UNSET
-    code: int | None = None
-    msg: str | None = None
-    result: msgspec.Raw = w.NULL
 
 
 class _UserEnvelope(msgspec.Struct, frozen=True):
@@ -101,16 +90,7 @@ class _UserEnvelope(msgspec.Struct, frozen=True):
     result: msgspec.Raw = w.NULL
 
 
-_MARKET_ENVELOPE: Final = msgspec.json.Decoder(_MarketEnvelope)
 _USER_ENVELOPE: Final = msgspec.json.Decoder(_UserEnvelope)
-
-
-def _as_bytes(frame: bytes | str) -> bytes:
-    return frame.encode() if isinstance(frame, str) else frame
-
-
-def _detail(raw: msgspec.Raw) -> str:
-    return "" if raw == w.NULL else bytes(raw).decode("utf-8", "replace")
 
 
 # -- market --------------------------------------------------------------------------------------------------
@@ -122,14 +102,12 @@ def decode_market(table: SymbolTable, frame: bytes | str, recv_ns: int) -> list[
     # manager cost ~0.3 µs of a ~3 µs decode (bench/run.py book-pipeline); same effect.
     try:
         data = frame.encode() if isinstance(frame, str) else frame
-        env = w.decode_checked(_MARKET_ENVELOPE, data, what="market frame", hint=RecoveryHint.RECONNECT)
+        env = w.decode_checked(STREAM_ENVELOPE_DECODER, data, what="market frame", hint=RecoveryHint.RECONNECT)
         if env.stream is not None:
             return _market_payload(table, env.stream, env.data, recv_ns)
-        if env.code is not None:
-            request_id = None if isinstance(env.id, UnsetType) else env.id
-            return [Control(ControlKind.ERROR, request_id, f"{env.code}: {env.msg or ''}")]
-        if not isinstance(env.id, UnsetType):
-            return [Control(ControlKind.ACK, env.id, _detail(env.result))]
+        controls = control_of(env)
+        if controls is not None:
+            return list(controls)
         if env.e is not None:
             return _market_payload(table, None, data, recv_ns)
         raise RemoteProtocolError("unrecognised Binance market frame", hint=RecoveryHint.DROP, path="$")
@@ -230,7 +208,7 @@ def _market_payload(
 def decode_user(table: SymbolTable, frame: bytes | str, recv_ns: int) -> list[AccountEvent | Control]:
     """One user-connection frame, listen-key stream or WebSocket API (see the module docstring)."""
     with table.counting():
-        data = _as_bytes(frame)
+        data = as_bytes(frame)
         env = w.decode_checked(_USER_ENVELOPE, data, what="user frame", hint=RecoveryHint.RECONNECT)
         if env.e is not None:
             raw: msgspec.Raw | bytes = data
@@ -238,7 +216,7 @@ def decode_user(table: SymbolTable, frame: bytes | str, recv_ns: int) -> list[Ac
             raw = env.event
         elif not isinstance(env.id, UnsetType):
             if env.error is None and env.status == 200:
-                return [Control(ControlKind.ACK, env.id, _detail(env.result))]
+                return [Control(ControlKind.ACK, env.id, raw_detail(env.result))]
             error = env.error
             detail = f"{error.code}: {error.msg}" if error is not None else "no error body"
             return [Control(ControlKind.ERROR, env.id, f"HTTP {env.status} {detail}")]
@@ -297,19 +275,13 @@ def execution_report_events(table: SymbolTable, report: w.ExecutionReport, recv_
     )
     if report.execution_type != "TRADE":
         return (update,)
-    fill = Fill(
-        exchange=EXCHANGE,
-        instrument=name,
-        ts_exchange=ts,
-        ts_recv=recv_ns,
-        client_order_id=update.client_order_id,
-        exchange_order_id=update.exchange_order_id,
-        trade_id=str(report.trade_id),
-        side=side,
+    fill = trade_fill(
+        update,
+        trade_id=report.trade_id,
         price=report.last_executed_price,
         size=report.last_executed_quantity,
         fee=report.commission_amount,
-        fee_asset=report.commission_asset or "",
-        liquidity=Liquidity.MAKER if report.is_maker else Liquidity.TAKER,
+        fee_asset=report.commission_asset,
+        is_maker=report.is_maker,
     )
     return (update, fill)

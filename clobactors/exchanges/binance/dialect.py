@@ -6,6 +6,12 @@ costs), :mod:`.errors` (error mapping) and :mod:`.signing`. Its only state is th
 drop counters behind :meth:`BinanceSpotDialect.statistics`) and the rate-limit pools last read from
 exchangeInfo.
 
+The delegations USD-M answers the same way (cancel, query, open orders, depth snapshot, server time, listen
+key, stream decoding, error mapping, costs) come from
+:class:`~clobactors.exchanges.binance_common.dialect_base.BinanceDialectMixin` over this folder's modules;
+this class keeps spot's own: stream names and live (un)subscribe frames, the WebSocket-API user stream,
+FULL order answers, ``myTrades``, ``account`` balances, cancel-all's answer and the 8-decimal price grid.
+
 Choices, and why:
 
 * **Market streams**: one combined-stream URL per connection (``<ws>/stream?streams=a/b/c``, at most 1024
@@ -25,11 +31,10 @@ Choices, and why:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, ClassVar, Final, final
 
 import attrs
 
-from clobactors.client_ids import BINANCE, ClientIdSpec
 from clobactors.errors import ConfigError
 from clobactors.exchanges.binance import codec, codec_rest, commands, urls
 from clobactors.exchanges.binance import errors as binance_errors
@@ -40,26 +45,26 @@ from clobactors.exchanges.binance.sequencing import BinanceSpotBookSync
 from clobactors.exchanges.binance.signing import MAX_RECV_WINDOW, Credentials
 from clobactors.exchanges.binance.symbols import CodecStatistics, SymbolTable
 from clobactors.exchanges.binance.urls import Endpoints, Environment
+from clobactors.exchanges.binance_common.dialect_base import (
+    BinanceDialectMixin,
+    VenueCodec,
+    VenueCodecRest,
+    VenueCommands,
+    VenueErrors,
+    VenueRules,
+)
 from clobactors.exchanges.standard import (
     ExchangeInfo,
-    MarketFrame,
     Subscription,
-    UserFrame,
     UserStreamAuth,
 )
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
     AccountEvent,
-    Balance,
-    BookSnapshot,
-    CancelAll,
-    CancelOrder,
-    Fill,
-    OrderUpdate,
     PlaceOrder,
 )
 from clobactors.model import Instrument
-from clobactors.ratelimit import Cost, Pool
+from clobactors.ratelimit import Pool
 
 if TYPE_CHECKING:
     from clobactors.exchanges.standard import SpotDialect
@@ -81,8 +86,14 @@ PRICE_DECIMALS: Final = 8
 
 @final
 @attrs.define
-class BinanceSpotDialect:
+class BinanceSpotDialect(BinanceDialectMixin):
     """Binance spot, sans-IO. Build it with :meth:`for_environment` or, for the simulator, :meth:`for_urls`."""
+
+    _venue_commands: ClassVar[VenueCommands] = commands
+    _venue_codec: ClassVar[VenueCodec] = codec
+    _venue_codec_rest: ClassVar[VenueCodecRest] = codec_rest
+    _venue_rules: ClassVar[VenueRules] = binance_rules
+    _venue_errors: ClassVar[VenueErrors] = binance_errors
 
     endpoints: Endpoints
     user_stream_auth: UserStreamAuth = UserStreamAuth.SIGNED_FRAME
@@ -100,8 +111,7 @@ class BinanceSpotDialect:
     _pools: tuple[Pool, ...] = attrs.field(default=binance_rules.DEFAULT_POOLS, init=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.recv_window is not None and not 0 < self.recv_window <= MAX_RECV_WINDOW:
-            raise ConfigError(f"recvWindow must be within 1..{MAX_RECV_WINDOW} ms, not {self.recv_window}")
+        self._check_recv_window(self.recv_window, MAX_RECV_WINDOW)
         if self.depth_speed_ms not in (100, 1000):
             raise ConfigError(f"depth stream speed must be 100 or 1000 ms, not {self.depth_speed_ms}")
 
@@ -138,13 +148,7 @@ class BinanceSpotDialect:
     def statistics(self) -> CodecStatistics:
         return self._symbols.statistics()
 
-    def rest_base(self) -> str:
-        return self.endpoints.rest
-
     # -- reference data ------------------------------------------------------------------------------
-
-    def exchange_info_request(self) -> HttpRequestSpec:
-        return commands.exchange_info()
 
     def decode_exchange_info(self, result: HttpResult) -> ExchangeInfo:
         """Rules and pools; the pools also become the ones :meth:`request_cost` charges from now on."""
@@ -155,22 +159,11 @@ class BinanceSpotDialect:
             self._pools = info.pools
         return info
 
-    def server_time_request(self) -> HttpRequestSpec:
-        return commands.server_time()
-
-    def decode_server_time(self, result: HttpResult) -> int:
-        with self._symbols.counting():
-            return codec_rest.decode_server_time(result)
-
     # -- market data ---------------------------------------------------------------------------------
 
     def market_stream_url(self, subscriptions: Sequence[Subscription]) -> str:
         names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
         return self.endpoints.combined_stream_url(names)
-
-    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
-        """Empty: :meth:`market_stream_url` carries the subscriptions."""
-        return ()
 
     def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
         """``SUBSCRIBE`` frames adding streams to an open connection (ids from ``request_id`` upwards)."""
@@ -180,16 +173,6 @@ class BinanceSpotDialect:
     def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
         names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
         return commands.stream_frames("UNSUBSCRIBE", names, request_id)
-
-    def decode_market(self, frame: bytes | str, recv_ns: int) -> MarketFrame:
-        return codec.decode_market(self._symbols, frame, recv_ns)
-
-    def book_snapshot_request(self, instrument: Instrument, depth: int) -> HttpRequestSpec:
-        return commands.depth(instrument, depth)
-
-    def decode_book_snapshot(self, result: HttpResult, instrument: Instrument, recv_ns: int) -> BookSnapshot:
-        with self._symbols.counting():
-            return codec_rest.decode_book_snapshot(result, instrument, recv_ns)
 
     def connection_group(self, subscription: Subscription) -> str:
         """``""``: one combined-stream connection carries any mix of streams."""
@@ -214,13 +197,6 @@ class BinanceSpotDialect:
             raise ConfigError("the listen-key user stream needs a listen key")
         return self.endpoints.raw_stream_url(listen_key)
 
-    def listen_key_request(self, credentials: Credentials) -> HttpRequestSpec:
-        return commands.listen_key_create(credentials)
-
-    def decode_listen_key(self, result: HttpResult) -> str:
-        with self._symbols.counting():
-            return codec_rest.decode_listen_key(result)
-
     def listen_key_keepalive_request(self, credentials: Credentials, listen_key: str) -> HttpRequestSpec:
         return commands.listen_key_keepalive(credentials, listen_key)
 
@@ -233,9 +209,6 @@ class BinanceSpotDialect:
                 credentials, now_ms=now_ms, request_id=request_id, recv_window=self.recv_window
             ),
         )
-
-    def decode_user(self, frame: bytes | str, recv_ns: int) -> UserFrame:
-        return codec.decode_user(self._symbols, frame, recv_ns)
 
     # -- orders and account --------------------------------------------------------------------------
 
@@ -257,89 +230,22 @@ class BinanceSpotDialect:
                 result, command, recv_ns, self._symbols, full=self.order_response is OrderResponse.FULL
             )
 
-    def cancel_order_request(
-        self, command: CancelOrder, instrument: Instrument, credentials: Credentials, now_ms: int
-    ) -> HttpRequestSpec:
-        return commands.cancel_order(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
-
-    def decode_cancel_order(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
-        with self._symbols.counting():
-            return codec_rest.decode_cancel_order(result, recv_ns, self._symbols)
-
-    def cancel_all_request(
-        self, command: CancelAll, instrument: Instrument, credentials: Credentials, now_ms: int
-    ) -> HttpRequestSpec:
-        return commands.cancel_all(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
-
     def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
         with self._symbols.counting():
             return codec_rest.decode_cancel_all(result, recv_ns, self._symbols)
-
-    def query_order_request(
-        self,
-        instrument: Instrument,
-        client_order_id: str,
-        credentials: Credentials,
-        now_ms: int,
-        *,
-        exchange_order_id: str = "",
-    ) -> HttpRequestSpec:
-        return commands.query_order(
-            instrument,
-            client_order_id,
-            credentials,
-            now_ms=now_ms,
-            recv_window=self.recv_window,
-            exchange_order_id=exchange_order_id,
-        )
-
-    def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate:
-        with self._symbols.counting():
-            return codec_rest.decode_query_order(result, recv_ns, self._symbols)
-
-    def open_orders_request(
-        self, instrument: Instrument | None, credentials: Credentials, now_ms: int
-    ) -> HttpRequestSpec:
-        return commands.open_orders(instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
-
-    def decode_open_orders(self, result: HttpResult, recv_ns: int) -> Sequence[OrderUpdate]:
-        with self._symbols.counting():
-            return codec_rest.decode_open_orders(result, recv_ns, self._symbols)
 
     def fills_request(
         self, instrument: Instrument, since_ms: int, credentials: Credentials, now_ms: int
     ) -> HttpRequestSpec:
         return commands.my_trades(instrument, since_ms, credentials, now_ms=now_ms, recv_window=self.recv_window)
 
-    def decode_fills(self, result: HttpResult, recv_ns: int) -> Sequence[Fill]:
-        with self._symbols.counting():
-            return codec_rest.decode_fills(result, recv_ns, self._symbols)
-
     def balances_request(self, credentials: Credentials, now_ms: int) -> HttpRequestSpec:
         return commands.account(credentials, now_ms=now_ms, recv_window=self.recv_window)
-
-    def decode_balances(self, result: HttpResult, recv_ns: int) -> Sequence[Balance]:
-        with self._symbols.counting():
-            return codec_rest.decode_balances(result, recv_ns)
 
     # -- errors and limits ---------------------------------------------------------------------------
 
     def is_error(self, result: HttpResult) -> bool:
         return not 200 <= result.status < 300
-
-    def map_error(self, result: HttpResult) -> Exception:
-        retry_after = binance_errors.parse_retry_after(result.header("retry-after"))
-        return binance_errors.map_error(result.status, result.body, retry_after=retry_after)
-
-    def request_cost(self, request: HttpRequestSpec) -> Cost:
-        return binance_rules.request_cost(request, self._pools)
-
-    def reported_usage(self, result: HttpResult) -> Sequence[tuple[str, int]]:
-        return binance_rules.reported_usage(result)
-
-    def client_order_id_spec(self) -> ClientIdSpec:
-        return BINANCE
-
 
 if TYPE_CHECKING:
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
-from decimal import Decimal
 from typing import Final, final
 
 import attrs
@@ -32,8 +31,8 @@ import msgspec
 
 from clobactors.exchanges.binance import wire
 from clobactors.exchanges.binance.urls import MAX_STREAMS_PER_CONNECTION, MAX_WS_MESSAGES_PER_SECOND
+from clobactors.exchanges.binance_common.depth_window import DepthChanges
 from clobactors.sim.face_protocol import SessionReply
-from clobactors.sim.records import BookEvent
 
 __all__ = [
     "DepthWindow",
@@ -95,37 +94,22 @@ def partial_stream_name(symbol: str, levels: int, speed_ms: int) -> str:
 
 @final
 @attrs.define
-class DepthWindow:
-    """Book changes of one symbol since the last flush, merged per price (latest size wins)."""
-
-    first_id: int = 0
-    last_id: int = 0
-    bids: dict[Decimal, Decimal] = attrs.field(factory=dict)
-    asks: dict[Decimal, Decimal] = attrs.field(factory=dict)
-
-    def add(self, event: BookEvent) -> None:
-        if not self.first_id:
-            self.first_id = event.first_update_id
-        self.last_id = event.last_update_id
-        self.bids.update(event.bids)
-        self.asks.update(event.asks)
+class DepthWindow(DepthChanges):
+    """A symbol's diff-depth window: the shared :class:`DepthChanges` plus this venue's ``depthUpdate``."""
 
     def flush(self, symbol: str, event_ms: int) -> wire.DepthUpdate | None:
         """The window as one ``depthUpdate`` (web-socket-streams.md § Diff. Depth Stream), then empty it."""
-        if not self.first_id:
+        diff = self.take()
+        if diff is None:
             return None
-        update = wire.DepthUpdate(
+        return wire.DepthUpdate(
             event_time=event_ms,
             symbol=symbol,
-            first_update_id=self.first_id,
-            final_update_id=self.last_id,
-            bids=tuple(sorted(self.bids.items(), reverse=True)),
-            asks=tuple(sorted(self.asks.items())),
+            first_update_id=diff.first_id,
+            final_update_id=diff.last_id,
+            bids=diff.bids,
+            asks=diff.asks,
         )
-        self.first_id = self.last_id = 0
-        self.bids.clear()
-        self.asks.clear()
-        return update
 
 
 # -- the stream connection ---------------------------------------------------------------------------------

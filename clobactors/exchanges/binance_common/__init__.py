@@ -7,8 +7,13 @@ envelope, ``origClientOrderId``/``orderId`` order references, and the exchangeIn
 documented differences (its routes, weights, error codes, sequencing rule, wire fields) and imports the
 rest. Modules (each cites both venues' doc sections):
 
+* :mod:`.dialect_base` - the dialect methods both venues answer the same way (a field-less mixin over each
+  venue's ``commands``/``codec``/``codec_rest``/``rules``/``errors`` modules, checked by mypy as protocols);
+* :mod:`.envelope` - the first stage of a stream frame: combined wrapper, raw event, subscribe answer, error;
 * :mod:`.face_http` - the simulator faces' REST answering, account opening and stream-path parsing;
-* :mod:`.orders` - the one-order reference parameter both order endpoints take;
+* :mod:`.depth_window` - the simulator faces' diff-depth windows (each venue writes its own ``depthUpdate``);
+* :mod:`.orders` - the one-order reference parameter both order endpoints take, and the Fill of a TRADE
+  execution report;
 * :mod:`.exchange_info` - exchangeInfo symbols into rules (odd listings skipped) and rate limits into pools;
 * :mod:`.book_sync` - the counters, buffer and reset both book sequencing rules share.
 

@@ -42,10 +42,10 @@ from decimal import Decimal
 from typing import Final
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
 from clobactors.errors import RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance.symbols import SymbolTable
+from clobactors.exchanges.binance_common.envelope import STREAM_ENVELOPE_DECODER, as_bytes, control_of
 from clobactors.exchanges.binance_usdm import wire as w
 from clobactors.exchanges.binance_usdm.codec_book import MARKET_TEXT_DECODER, DepthUpdateText
 from clobactors.exchanges.binance_usdm.convert import EXCHANGE, ms_to_ns
@@ -67,42 +67,11 @@ _DIFF_DEPTH_RE: Final = re.compile(r"@depth(?:@\d+ms)?$")
 _STATEFUL_USER_EVENTS: Final = frozenset({"ORDER_TRADE_UPDATE", "ACCOUNT_UPDATE"})
 
 
-class _Envelope(msgspec.Struct, frozen=True):
-    """What a frame is: combined event, subscribe answer, error, or raw event."""
-
-    stream: str | None = None
-    data: msgspec.Raw = w.NULL
-    e: str | None = None
-    id: int | str | UnsetType | None = UNSET
-    code: int | None = None
-    msg: str | None = None
-    result: msgspec.Raw = w.NULL
-
-
 class _EventTag(msgspec.Struct, frozen=True):
     e: str | None = None
 
 
-_ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
 _EVENT_TAG: Final = msgspec.json.Decoder(_EventTag)
-
-
-def _as_bytes(frame: bytes | str) -> bytes:
-    return frame.encode() if isinstance(frame, str) else frame
-
-
-def _detail(raw: msgspec.Raw) -> str:
-    return "" if raw == w.NULL else bytes(raw).decode("utf-8", "replace")
-
-
-def _control(env: _Envelope) -> list[Control] | None:
-    """Subscribe answers and errors, or None when the frame is neither."""
-    request_id = None if isinstance(env.id, UnsetType) else env.id
-    if env.code is not None:
-        return [Control(ControlKind.ERROR, request_id, f"{env.code}: {env.msg or ''}")]
-    if request_id is not None:
-        return [Control(ControlKind.ACK, request_id, _detail(env.result))]
-    return None
 
 
 # -- market --------------------------------------------------------------------------------------------------
@@ -111,11 +80,11 @@ def _control(env: _Envelope) -> list[Control] | None:
 def decode_market(table: SymbolTable, frame: bytes | str, recv_ns: int) -> list[MarketEvent | Control]:
     """One market-connection frame (see the module docstring)."""
     with table.counting():
-        data = _as_bytes(frame)
-        env = w.decode_checked(_ENVELOPE, data, what="market frame", hint=RecoveryHint.RECONNECT)
+        data = as_bytes(frame)
+        env = w.decode_checked(STREAM_ENVELOPE_DECODER, data, what="market frame", hint=RecoveryHint.RECONNECT)
         if env.stream is not None:
             return _market_payload(table, env.stream, env.data, recv_ns)
-        controls = _control(env)
+        controls = control_of(env)
         if controls is not None:
             return list(controls)
         if env.e is not None:
@@ -205,8 +174,8 @@ def _market_payload(
 def decode_user(table: SymbolTable, frame: bytes | str, recv_ns: int) -> list[AccountEvent | Control]:
     """One user-connection frame (see the module docstring)."""
     with table.counting():
-        data = _as_bytes(frame)
-        env = w.decode_checked(_ENVELOPE, data, what="user frame", hint=RecoveryHint.RECONNECT)
+        data = as_bytes(frame)
+        env = w.decode_checked(STREAM_ENVELOPE_DECODER, data, what="user frame", hint=RecoveryHint.RECONNECT)
         raw: msgspec.Raw | bytes
         if env.stream is not None:  # stream mode on /private: {"stream": <listenKey>, "data": {...}}
             raw = env.data
@@ -214,7 +183,7 @@ def decode_user(table: SymbolTable, frame: bytes | str, recv_ns: int) -> list[Ac
         elif env.e is not None:
             raw, kind = data, env.e
         else:
-            controls = _control(env)
+            controls = control_of(env)
             if controls is None:
                 raise RemoteProtocolError("unrecognised Binance USD-M user frame", hint=RecoveryHint.DROP, path="$")
             return list(controls)

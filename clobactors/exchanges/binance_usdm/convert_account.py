@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Final
 
 from clobactors.exchanges.binance.symbols import SymbolTable
+from clobactors.exchanges.binance_common.orders import trade_fill
 from clobactors.exchanges.binance_usdm import wire as w
 from clobactors.exchanges.binance_usdm.convert import (
     EXCHANGE,
@@ -35,8 +36,8 @@ from clobactors.exchanges.binance_usdm.convert import (
     parse_side,
     parse_status,
 )
-from clobactors.messages import AccountEvent, Balance, Fill, FundingPayment, OrderUpdate, Position
-from clobactors.model import Liquidity, OrderType, PositionSide
+from clobactors.messages import AccountEvent, Balance, FundingPayment, OrderUpdate, Position
+from clobactors.model import OrderType, PositionSide
 
 __all__ = [
     "FUNDING_FEE_REASON",
@@ -183,20 +184,14 @@ def order_trade_update_events(table: SymbolTable, o: w.OrderUpdateData, recv_ns:
     )
     if o.execution_type != "TRADE":
         return (update,)
-    fill = Fill(
-        exchange=EXCHANGE,
-        instrument=name,
-        ts_exchange=ts,
-        ts_recv=recv_ns,
-        client_order_id=update.client_order_id,
-        exchange_order_id=update.exchange_order_id,
-        trade_id=str(o.trade_id),
-        side=side,
+    fill = trade_fill(
+        update,
+        trade_id=o.trade_id,
         price=o.last_filled_price,
         size=o.last_filled_quantity,
         fee=o.commission if o.commission is not None else _ZERO,
-        fee_asset=o.commission_asset or "",
-        liquidity=Liquidity.MAKER if o.is_maker else Liquidity.TAKER,
+        fee_asset=o.commission_asset,
+        is_maker=o.is_maker,
     )
     return (update, fill)
 

@@ -5,6 +5,12 @@ It joins this folder's sans-IO pieces: :mod:`.commands` (requests), :mod:`.codec
 :mod:`.errors` and the spot HMAC signing. Its state is the symbol table (with the drop counters behind
 :meth:`BinanceUsdmDialect.statistics`) and the pools last read from exchangeInfo.
 
+The delegations spot answers the same way come from
+:class:`~clobactors.exchanges.binance_common.dialect_base.BinanceDialectMixin` over this folder's modules;
+this class keeps the futures differences: stream routes, RESULT order answers, ``userTrades``,
+``/fapi/v3/balance``, the empty cancel-all answer, no-op setter answers (:meth:`is_error`), mark prices and
+the perpetual methods.
+
 Choices, and why:
 
 * **Market streams**: one combined-stream URL per connection, so :meth:`~BinanceUsdmDialect.subscribe_frames`
@@ -23,13 +29,20 @@ Choices, and why:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, ClassVar, Final, final
 
 import attrs
 
-from clobactors.client_ids import BINANCE, ClientIdSpec
 from clobactors.errors import ConfigError
 from clobactors.exchanges.binance.symbols import CodecStatistics, SymbolTable
+from clobactors.exchanges.binance_common.dialect_base import (
+    BinanceDialectMixin,
+    VenueCodec,
+    VenueCodecRest,
+    VenueCommands,
+    VenueErrors,
+    VenueRules,
+)
 from clobactors.exchanges.binance_usdm import codec, codec_rest, commands, urls
 from clobactors.exchanges.binance_usdm import errors as usdm_errors
 from clobactors.exchanges.binance_usdm import rules as usdm_rules
@@ -38,25 +51,19 @@ from clobactors.exchanges.binance_usdm.convert import EXCHANGE
 from clobactors.exchanges.binance_usdm.sequencing import BinanceUsdmBookSync
 from clobactors.exchanges.binance_usdm.signing import MAX_RECV_WINDOW, Credentials
 from clobactors.exchanges.binance_usdm.urls import Endpoints, Environment, StreamRoute, StreamRouting
-from clobactors.exchanges.standard import ExchangeInfo, MarketFrame, Subscription, UserFrame, UserStreamAuth
+from clobactors.exchanges.standard import ExchangeInfo, Subscription, UserStreamAuth
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
     AccountEvent,
-    Balance,
-    BookSnapshot,
-    CancelAll,
-    CancelOrder,
-    Fill,
     FundingPayment,
     MarkPrice,
-    OrderUpdate,
     PlaceOrder,
     Position,
     SetLeverage,
     SetPositionMode,
 )
 from clobactors.model import Instrument, InstrumentKind, MarginType
-from clobactors.ratelimit import Cost, Pool
+from clobactors.ratelimit import Pool
 
 if TYPE_CHECKING:
     from clobactors.exchanges.standard import PerpDialect
@@ -86,8 +93,14 @@ class DialectStatistics:
 
 @final
 @attrs.define
-class BinanceUsdmDialect:
+class BinanceUsdmDialect(BinanceDialectMixin):
     """Binance USD-M futures, sans-IO. Build it with :meth:`for_environment` or, for the simulator, :meth:`for_urls`."""
+
+    _venue_commands: ClassVar[VenueCommands] = commands
+    _venue_codec: ClassVar[VenueCodec] = codec
+    _venue_codec_rest: ClassVar[VenueCodecRest] = codec_rest
+    _venue_rules: ClassVar[VenueRules] = usdm_rules
+    _venue_errors: ClassVar[VenueErrors] = usdm_errors
 
     endpoints: Endpoints
     #: ``recvWindow`` in ms sent with signed requests (``None``: not sent, Binance assumes 5000).
@@ -108,8 +121,7 @@ class BinanceUsdmDialect:
     _non_perpetual: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.recv_window is not None and not 0 < self.recv_window <= MAX_RECV_WINDOW:
-            raise ConfigError(f"recvWindow must be within 1..{MAX_RECV_WINDOW} ms, not {self.recv_window}")
+        self._check_recv_window(self.recv_window, MAX_RECV_WINDOW)
         urls.depth_stream("X", speed_ms=self.depth_speed_ms)  # ConfigError on a bad speed
         urls.mark_price_stream("X", speed_ms=self.mark_speed_ms)
 
@@ -151,13 +163,7 @@ class BinanceUsdmDialect:
     def statistics(self) -> DialectStatistics:
         return DialectStatistics(codec=self._symbols.statistics(), non_perpetual_contracts=self._non_perpetual)
 
-    def rest_base(self) -> str:
-        return self.endpoints.rest
-
     # -- reference data ------------------------------------------------------------------------------
-
-    def exchange_info_request(self) -> HttpRequestSpec:
-        return commands.exchange_info()
 
     def decode_exchange_info(self, result: HttpResult) -> ExchangeInfo:
         """Perpetual rules and pools; the pools also become the ones :meth:`request_cost` charges from now on."""
@@ -168,13 +174,6 @@ class BinanceUsdmDialect:
         if info.pools:
             self._pools = info.pools
         return info
-
-    def server_time_request(self) -> HttpRequestSpec:
-        return commands.server_time()
-
-    def decode_server_time(self, result: HttpResult) -> int:
-        with self._symbols.counting():
-            return codec_rest.decode_server_time(result)
 
     # -- market data ---------------------------------------------------------------------------------
 
@@ -208,25 +207,10 @@ class BinanceUsdmDialect:
             subscriptions, depth_speed_ms=self.depth_speed_ms, mark_speed_ms=self.mark_speed_ms
         )
 
-    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
-        """Empty: :meth:`market_stream_url` carries the subscriptions."""
-        return ()
-
     def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
         """``SUBSCRIBE`` frames adding streams to an open connection (§ Live Subscribing/Unsubscribing)."""
         names = self._stream_names(subscriptions)
         return commands.stream_frames("SUBSCRIBE", names, request_id)
-
-    def decode_market(self, frame: bytes | str, recv_ns: int) -> MarketFrame:
-        return codec.decode_market(self._symbols, frame, recv_ns)
-
-    def book_snapshot_request(self, instrument: Instrument, depth: int) -> HttpRequestSpec:
-        """``GET /fapi/v1/depth`` with the smallest valid limit holding ``depth`` levels (at most 1000)."""
-        return commands.depth(instrument, depth)
-
-    def decode_book_snapshot(self, result: HttpResult, instrument: Instrument, recv_ns: int) -> BookSnapshot:
-        with self._symbols.counting():
-            return codec_rest.decode_book_snapshot(result, instrument, recv_ns)
 
     def new_book_sync(self, instrument: Instrument) -> BinanceUsdmBookSync:
         return BinanceUsdmBookSync(instrument.name)
@@ -244,13 +228,6 @@ class BinanceUsdmDialect:
     def user_stream_url(self, listen_key: str = "") -> str:
         return self.endpoints.user_stream_url(listen_key)
 
-    def listen_key_request(self, credentials: Credentials) -> HttpRequestSpec:
-        return commands.listen_key_create(credentials)
-
-    def decode_listen_key(self, result: HttpResult) -> str:
-        with self._symbols.counting():
-            return codec_rest.decode_listen_key(result)
-
     def listen_key_keepalive_request(self, credentials: Credentials, listen_key: str) -> HttpRequestSpec:
         """``PUT /fapi/v1/listenKey``: futures keep the account's key alive; ``listen_key`` is not sent."""
         return commands.listen_key_keepalive(credentials)
@@ -261,9 +238,6 @@ class BinanceUsdmDialect:
     def user_stream_login_frames(self, credentials: Credentials, now_ms: int, request_id: int) -> Sequence[bytes]:
         """None: the listen key in the URL authenticates the stream."""
         return ()
-
-    def decode_user(self, frame: bytes | str, recv_ns: int) -> UserFrame:
-        return codec.decode_user(self._symbols, frame, recv_ns)
 
     # -- orders and account --------------------------------------------------------------------------
 
@@ -278,71 +252,18 @@ class BinanceUsdmDialect:
         with self._symbols.counting():
             return codec_rest.decode_place_order(result, command, recv_ns, self._symbols)
 
-    def cancel_order_request(
-        self, command: CancelOrder, instrument: Instrument, credentials: Credentials, now_ms: int
-    ) -> HttpRequestSpec:
-        return commands.cancel_order(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
-
-    def decode_cancel_order(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
-        with self._symbols.counting():
-            return codec_rest.decode_cancel_order(result, recv_ns, self._symbols)
-
-    def cancel_all_request(
-        self, command: CancelAll, instrument: Instrument, credentials: Credentials, now_ms: int
-    ) -> HttpRequestSpec:
-        return commands.cancel_all(command, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
-
     def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
         """Nothing: the answer is ``{"code": 200, "msg"}``; cancellations arrive on the user stream."""
         with self._symbols.counting():
             return codec_rest.decode_cancel_all(result)
-
-    def query_order_request(
-        self,
-        instrument: Instrument,
-        client_order_id: str,
-        credentials: Credentials,
-        now_ms: int,
-        *,
-        exchange_order_id: str = "",
-    ) -> HttpRequestSpec:
-        return commands.query_order(
-            instrument,
-            client_order_id,
-            credentials,
-            now_ms=now_ms,
-            recv_window=self.recv_window,
-            exchange_order_id=exchange_order_id,
-        )
-
-    def decode_query_order(self, result: HttpResult, recv_ns: int) -> OrderUpdate:
-        with self._symbols.counting():
-            return codec_rest.decode_query_order(result, recv_ns, self._symbols)
-
-    def open_orders_request(
-        self, instrument: Instrument | None, credentials: Credentials, now_ms: int
-    ) -> HttpRequestSpec:
-        return commands.open_orders(instrument, credentials, now_ms=now_ms, recv_window=self.recv_window)
-
-    def decode_open_orders(self, result: HttpResult, recv_ns: int) -> Sequence[OrderUpdate]:
-        with self._symbols.counting():
-            return codec_rest.decode_open_orders(result, recv_ns, self._symbols)
 
     def fills_request(
         self, instrument: Instrument, since_ms: int, credentials: Credentials, now_ms: int
     ) -> HttpRequestSpec:
         return commands.user_trades(instrument, since_ms, credentials, now_ms=now_ms, recv_window=self.recv_window)
 
-    def decode_fills(self, result: HttpResult, recv_ns: int) -> Sequence[Fill]:
-        with self._symbols.counting():
-            return codec_rest.decode_fills(result, recv_ns, self._symbols)
-
     def balances_request(self, credentials: Credentials, now_ms: int) -> HttpRequestSpec:
         return commands.balances(credentials, now_ms=now_ms, recv_window=self.recv_window)
-
-    def decode_balances(self, result: HttpResult, recv_ns: int) -> Sequence[Balance]:
-        with self._symbols.counting():
-            return codec_rest.decode_balances(result, recv_ns)
 
     # -- perpetual -----------------------------------------------------------------------------------
 
@@ -388,20 +309,6 @@ class BinanceUsdmDialect:
         if 200 <= result.status < 300:
             return False
         return not usdm_errors.is_noop(result.status, result.body)
-
-    def map_error(self, result: HttpResult) -> Exception:
-        retry_after = usdm_errors.parse_retry_after(result.header("retry-after"))
-        return usdm_errors.map_error(result.status, result.body, retry_after=retry_after)
-
-    def request_cost(self, request: HttpRequestSpec) -> Cost:
-        return usdm_rules.request_cost(request, self._pools)
-
-    def reported_usage(self, result: HttpResult) -> Sequence[tuple[str, int]]:
-        return usdm_rules.reported_usage(result)
-
-    def client_order_id_spec(self) -> ClientIdSpec:
-        return BINANCE
-
 
 if TYPE_CHECKING:
 

@@ -19,13 +19,12 @@ served as aliases of the plain ones: any stream on any path (the route split is 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Final, final
 
 import attrs
 
+from clobactors.exchanges.binance_common.depth_window import DepthChanges
 from clobactors.exchanges.binance_usdm import wire
-from clobactors.sim.records import BookEvent
 
 __all__ = [
     "DEPTH_SPEEDS",
@@ -89,38 +88,21 @@ def mark_stream_name(symbol: str, speed_ms: int) -> str:
 
 @final
 @attrs.define
-class DepthWindow:
-    """Book changes of one symbol since the last flush, merged per price (latest size wins)."""
-
-    first_id: int = 0
-    last_id: int = 0
-    last_ts_ns: int = 0
-    bids: dict[Decimal, Decimal] = attrs.field(factory=dict)
-    asks: dict[Decimal, Decimal] = attrs.field(factory=dict)
-
-    def add(self, event: BookEvent) -> None:
-        if not self.first_id:
-            self.first_id = event.first_update_id
-        self.last_id = event.last_update_id
-        self.last_ts_ns = event.ts_ns
-        self.bids.update(event.bids)
-        self.asks.update(event.asks)
+class DepthWindow(DepthChanges):
+    """A symbol's diff-depth window: the shared :class:`DepthChanges` plus this venue's ``depthUpdate``."""
 
     def flush(self, symbol: str, event_ms: int) -> wire.DepthUpdate | None:
         """The window as one ``depthUpdate`` (module docstring), then empty it; ``None`` if nothing changed."""
-        if not self.first_id:
+        diff = self.take()
+        if diff is None:
             return None
-        update = wire.DepthUpdate(
+        return wire.DepthUpdate(
             event_time=event_ms,
             symbol=symbol,
-            transaction_time=self.last_ts_ns // 1_000_000,
-            first_update_id=self.first_id,
-            final_update_id=self.last_id,
-            previous_final_update_id=self.first_id - 1,
-            bids=tuple(sorted(self.bids.items(), reverse=True)),
-            asks=tuple(sorted(self.asks.items())),
+            transaction_time=diff.last_ts_ns // 1_000_000,
+            first_update_id=diff.first_id,
+            final_update_id=diff.last_id,
+            previous_final_update_id=diff.first_id - 1,
+            bids=diff.bids,
+            asks=diff.asks,
         )
-        self.first_id = self.last_id = 0
-        self.bids.clear()
-        self.asks.clear()
-        return update

@@ -144,25 +144,6 @@ def test_query_and_open_orders(dialect: BinanceSpotDialect) -> None:
         dialect.decode_query_order(answer(foreign[1]), RECV)
 
 
-def test_my_trades(dialect: BinanceSpotDialect) -> None:
-    (fill,) = dialect.decode_fills(answer(payload("http_get_myTrades.json")), RECV)
-    assert fill == Fill(
-        exchange="binance",
-        instrument="BNB-BTC",
-        ts_exchange=1499865549590 * NS,
-        ts_recv=RECV,
-        client_order_id="",
-        exchange_order_id="100234",
-        trade_id="28457",
-        side=Side.BUY,
-        price=Decimal("4.00000100"),
-        size=Decimal("12.00000000"),
-        fee=Decimal("10.10000000"),
-        fee_asset="BNB",
-        liquidity=Liquidity.TAKER,
-    )
-
-
 def test_balances(dialect: BinanceSpotDialect) -> None:
     balances = dialect.decode_balances(answer(payload("http_get_account.json")), RECV)
     assert balances[0] == Balance(

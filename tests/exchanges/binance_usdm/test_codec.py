@@ -338,10 +338,8 @@ VALID_MARKET = [
     raw(payload("ws_subscribe_response.json")),
 ]
 
+#: Control answers and garbage envelopes are tested on both venues in tests/exchanges/binance_common/.
 INVALID_MARKET = [
-    (b"\xff\xfe", RecoveryHint.RECONNECT, ""),
-    (b"[1,2]", RecoveryHint.RECONNECT, "$"),
-    (b"{}", RecoveryHint.DROP, "$"),
     (combined("btcusdt@aggTrade", {"e": "aggTrade", "E": 1}), RecoveryHint.DROP, "$"),
     (combined("btcusdt@kline_1m", {"e": "kline", "E": 1, "s": "BTCUSDT"}), RecoveryHint.DROP, "$.e"),
     (combined("btcusdt@depth@100ms", dict(payload("ws_depthUpdate.json"), pu="x")), RecoveryHint.RESYNC, "$.pu"),

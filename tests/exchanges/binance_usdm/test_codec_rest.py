@@ -12,14 +12,13 @@ from clobactors.exchanges.binance_usdm import BinanceUsdmDialect
 from clobactors.messages import (
     Balance,
     BookSnapshot,
-    Fill,
     FundingPayment,
     MarkPrice,
     OrderUpdate,
     PlaceOrder,
     Position,
 )
-from clobactors.model import Liquidity, MarginType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
+from clobactors.model import MarginType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from tests.exchanges.binance_usdm.helpers import ADA, BTC, RECV, golden, ok, payload, registered
 
 MS = 1_000_000
@@ -88,25 +87,6 @@ def test_cancel_query_and_open_orders_of_limit_orders(dialect: BinanceUsdmDialec
 
 def test_cancel_all_answer_carries_no_orders(dialect: BinanceUsdmDialect) -> None:
     assert dialect.decode_cancel_all(ok(payload("http_delete_allOpenOrders.json")), RECV) == []
-
-
-def test_user_trades(dialect: BinanceUsdmDialect) -> None:
-    (fill,) = dialect.decode_fills(ok(payload("http_get_userTrades.json")), RECV)
-    assert fill == Fill(
-        exchange="binance_usdm",
-        instrument="BTC-USDT-PERP",
-        ts_exchange=1569514978020 * MS,
-        ts_recv=RECV,
-        client_order_id="",
-        exchange_order_id="25851813",
-        trade_id="698759",
-        side=Side.SELL,
-        price=Decimal("7819.01"),
-        size=Decimal("0.002"),
-        fee=Decimal("0.07819010"),
-        fee_asset="USDT",
-        liquidity=Liquidity.TAKER,
-    )
 
 
 def test_balances_are_wallet_based(dialect: BinanceUsdmDialect) -> None:
