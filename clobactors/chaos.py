@@ -124,6 +124,8 @@ async def run_chaos(
             point = await chaos.quiet_point(settle=settle)
             points.append(point)
             logger.info("quiet point at %.1fs: %d violations", point.at, len(point.violations))
+        # The run is over: hits still armed must not land on the shutdown (cancel-all on stop), unjudged.
+        chaos.injector.suspend()
     recoveries = chaos.recoveries()
     report = ChaosReport(
         seed=seed,
@@ -159,7 +161,11 @@ def add_chaos_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser = subparsers.add_parser(
         "chaos", help="run the market maker against the simulator under injected faults and print recovery figures"
     )
-    parser.add_argument("--exchange", default="binance", help="simulator face (default binance)")
+    parser.add_argument(
+        "--exchange",
+        default="binance",
+        help="simulator face: binance (spot, default) or binance-usdm (USD-M perpetuals)",
+    )
     parser.add_argument("--seconds", type=float, default=600.0, help="simulated seconds to run (default 600)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the market and the fault schedule")
     known = ", ".join(k.value for k in FaultKind)

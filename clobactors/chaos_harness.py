@@ -33,14 +33,41 @@ from clobactors.monitor import Monitor
 from clobactors.sim.fault_injector import FaultInjector
 from clobactors.sim.faults import FaultPlan
 from clobactors.sim.records import OrderInfo
-from clobactors.sim.server import Simulator, open_simulator
+from clobactors.sim.server import PERPETUAL_FACES, Simulator, open_simulator
 from clobactors.strategies.market_making import MarketMaker
 
-__all__ = ["MARKETS", "ChaosHarness", "QuietPoint", "StrategyFactories", "market_makers", "open_chaos", "quiet_point"]
+__all__ = [
+    "MARKETS",
+    "PERP_MARKETS",
+    "ChaosHarness",
+    "QuietPoint",
+    "StrategyFactories",
+    "instruments_for",
+    "market_makers",
+    "open_chaos",
+    "quiet_point",
+    "session_dialect",
+]
 
 #: Simulator symbol -> canonical instrument, for the markets chaos runs on.
 MARKETS: Final = {"BTCUSDT": "BTC-USDT", "ETHUSDT": "ETH-USDT"}
+#: The same on a perpetual face (``binance-usdm``): the symbols are linear perpetuals.
+PERP_MARKETS: Final = {"BTCUSDT": "BTC-USDT-PERP", "ETHUSDT": "ETH-USDT-PERP"}
+#: Simulator face -> the dialect a session speaks to it, where the two names differ.
+_DIALECTS: Final = {"binance-usdm": "binance_usdm"}
 StrategyFactories = Sequence[tuple[str, Callable[[], Actor]]]
+
+
+def session_dialect(exchange: str) -> str:
+    """The dialect registry name a session uses against the simulator face ``exchange``."""
+    return _DIALECTS.get(exchange, exchange)
+
+
+def instruments_for(exchange: str, symbols: Sequence[str]) -> dict[str, str]:
+    """Canonical instrument -> simulator symbol for ``symbols`` on the face ``exchange`` (perpetuals on a
+    perpetual face); a symbol outside the known markets keeps its own name."""
+    markets = PERP_MARKETS if exchange in PERPETUAL_FACES else MARKETS
+    return {markets.get(s, s): s for s in symbols}
 
 
 @final
@@ -108,7 +135,8 @@ async def open_chaos(
 ) -> AsyncIterator[ChaosHarness]:
     """The simulator under ``plan`` and a session trading ``symbols`` on it with ``strategies(exchange,
     instruments)`` (``None``: no strategy); stops both on exit."""
-    instruments = {MARKETS.get(s, s): s for s in symbols}
+    instruments = instruments_for(exchange, symbols)
+    dialect = session_dialect(exchange)
     observer, monitor = SessionObserver(), Monitor()
     async with open_simulator(exchange, seed=seed, symbols=list(symbols), faults=plan) as sim:
         injector = sim.faults
@@ -129,13 +157,14 @@ async def open_chaos(
         config = SessionConfig(
             exchanges=(
                 ExchangeConfig(
-                    name=exchange, instruments=tuple(instruments), environment=Environment.CUSTOM,
-                    rest=sim.rest_url, ws=sim.ws_url, ws_api=sim.ws_api_url, cancel_all_on_stop=True,
+                    name=exchange, dialect=dialect if dialect != exchange else "", instruments=tuple(instruments),
+                    environment=Environment.CUSTOM, rest=sim.rest_url, ws=sim.ws_url,
+                    ws_api=sim.ws_api_url if exchange not in PERPETUAL_FACES else "", cancel_all_on_stop=True,
                 ),
             ),
             seed=seed,
         )  # fmt: skip
-        credentials = get_credentials(exchange, {"api_key": sim.api_key, "api_secret": sim.api_secret})
+        credentials = get_credentials(dialect, {"api_key": sim.api_key, "api_secret": sim.api_secret})
         factories = strategies(exchange, instruments) if strategies is not None else ()
         bus = Bus()
         events = bus.subscribe("", prefix=True, name="chaos-observer", market_capacity=64)

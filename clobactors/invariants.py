@@ -10,7 +10,12 @@ recovered from whatever happened must agree with the exchange on four things:
   of ours the session does not know as open;
 * **fills**: the fills published are the exchange's fills of the account, each exactly once (no loss, no
   duplicate), with the same price and size;
-* **balances**: the order manager's balance view equals the engine's free and locked amounts.
+* **balances**: the order manager's balance view equals the engine's free and locked amounts; on a
+  perpetual engine (Binance USD-M) ``free`` is the cross wallet balance and ``locked`` the isolated part of
+  the wallet (``wallet - cross wallet``), as :mod:`clobactors.exchanges.binance_usdm.convert_account` maps
+  them: the engine's spot-style free/locked (order margin) has no stream counterpart;
+* **positions** (perpetuals only): every non-flat leg the engine holds is in the order manager's position
+  view with the same signed size and entry price, and the view holds no other.
 
 :class:`SessionObserver` folds the session's bus events (subscribe it before the session starts) into the
 published orders and fills, and into a health timeline per book and user stream (``FeedStale``/``FeedDown``
@@ -28,10 +33,21 @@ import attrs
 import trio
 
 from clobactors.actors.book_view import BookView, GetBook
-from clobactors.actors.order_messages import GetBalances
+from clobactors.actors.order_messages import GetBalances, GetPositions
 from clobactors.actors.session import Session
-from clobactors.messages import Balance, BookSnapshot, Event, FeedDown, FeedStale, FeedSynced, Fill, OrderUpdate
+from clobactors.messages import (
+    Balance,
+    BookSnapshot,
+    Event,
+    FeedDown,
+    FeedStale,
+    FeedSynced,
+    Fill,
+    OrderUpdate,
+    Position,
+)
 from clobactors.model import TERMINAL_STATUSES, OrderStatus
+from clobactors.sim.perp_records import MarginBalance, PositionInfo
 from clobactors.sim.records import AssetBalance, Depth, Execution, OrderInfo
 from clobactors.sim.server import Simulator
 
@@ -43,8 +59,10 @@ __all__ = [
     "compare_balances",
     "compare_books",
     "compare_fills",
+    "compare_margin_balances",
     "compare_open_orders",
     "compare_orders",
+    "compare_positions",
     "user_key",
 ]
 
@@ -265,6 +283,37 @@ def compare_balances(view: Mapping[str, Balance], truth: Sequence[AssetBalance])
     return out
 
 
+def compare_margin_balances(view: Mapping[str, Balance], truth: Sequence[MarginBalance]) -> list[Violation]:
+    """A perpetual account's balance view against the engine's wallets: ``free`` is the cross wallet balance,
+    ``locked`` the isolated part (``wallet - cross wallet``), as the USD-M stream and REST both report them."""
+    return compare_balances(
+        view,
+        [
+            AssetBalance(asset=m.asset, free=m.cross_wallet_balance, locked=m.wallet_balance - m.cross_wallet_balance)
+            for m in truth
+        ],
+    )
+
+
+def compare_positions(instrument: str, view: Sequence[Position], truth: Sequence[PositionInfo]) -> list[Violation]:
+    """The position view of one instrument against the engine's legs: every non-flat leg present with the same
+    signed size and entry price; no leg in the view that the engine holds flat."""
+    out: list[Violation] = []
+    mine = {p.position_side: p for p in view if p.size != 0}
+    theirs = {p.position_side: p for p in truth if p.size != 0}
+    for side in sorted(set(mine) | set(theirs), key=lambda s: s.value):
+        held, real = mine.get(side), theirs.get(side)
+        ours = "flat" if held is None else _position(held.size, held.entry_price)
+        exchange = "flat" if real is None else _position(real.size, real.entry_price)
+        if ours != exchange:
+            out.append(Violation("positions", f"{instrument} {side.value}", f"session {ours}, exchange {exchange}"))
+    return out
+
+
+def _position(size: Decimal, entry: Decimal | None) -> str:
+    return f"{size.normalize():f}@{'-' if entry is None else f'{entry.normalize():f}'}"
+
+
 # -- the whole check -----------------------------------------------------------------------------------------
 
 
@@ -308,7 +357,16 @@ async def check_session(
         out += compare_fills(instrument, seen, truth, history_full=len(truth) >= _TRADE_HISTORY)
     balances = await session.ask(names.orders, GetBalances())
     assert isinstance(balances, Mapping)
-    out += compare_balances(balances, engine.balances(account))
+    perps = engine.perps
+    if perps is None:
+        out += compare_balances(balances, engine.balances(account))
+        return out
+    assets = [b.asset for b in engine.balances(account)]
+    out += compare_margin_balances(balances, [perps.margin_balance(account, asset) for asset in assets])
+    for instrument, symbol in sorted(symbols.items()):
+        held = await session.ask(names.orders, GetPositions(instrument=instrument))
+        assert isinstance(held, tuple)
+        out += compare_positions(instrument, held, perps.positions(account, symbol, now_ns=sim.now_ns()))
     return out
 
 

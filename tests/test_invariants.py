@@ -14,12 +14,15 @@ from clobactors.invariants import (
     compare_balances,
     compare_books,
     compare_fills,
+    compare_margin_balances,
     compare_orders,
+    compare_positions,
     user_key,
 )
-from clobactors.messages import Balance, BookSnapshot, FeedDown, FeedStale, FeedSynced, Fill, OrderUpdate
-from clobactors.model import OrderStatus, OrderType, Side, TimeInForce
+from clobactors.messages import Balance, BookSnapshot, FeedDown, FeedStale, FeedSynced, Fill, OrderUpdate, Position
+from clobactors.model import MarginType, OrderStatus, OrderType, PositionSide, Side, TimeInForce
 from clobactors.sim.faults import FaultKind, FaultLog, Probe
+from clobactors.sim.perp_records import MarginBalance, PositionInfo
 from clobactors.sim.records import AssetBalance, Depth, Execution, OrderInfo
 
 EX = "binance"
@@ -180,3 +183,51 @@ def test_recovery_verdicts() -> None:
     rows = {row.kind: row for row in kind_figures(verdicts.values())}
     assert (rows[FaultKind.WS_HALF_OPEN].injected, rows[FaultKind.WS_HALF_OPEN].unrecovered) == (1, 1)
     assert (rows[FaultKind.DUPLICATE_FRAMES].absorbed, rows[FaultKind.DUPLICATE_FRAMES].ttr_max) == (1, 0.0)
+
+
+# -- perpetuals ----------------------------------------------------------------------------------------------
+
+
+def position(size: str, entry: str | None, side: PositionSide = PositionSide.BOTH) -> Position:
+    return Position(
+        exchange="binance_usdm", instrument="BTC-USDT-PERP", position_side=side, size=D(size),
+        entry_price=None if entry is None else D(entry),
+    )  # fmt: skip
+
+
+def leg(size: str, entry: str, side: PositionSide = PositionSide.BOTH) -> PositionInfo:
+    zero = D(0)
+    return PositionInfo(
+        account_id="a", symbol="BTCUSDT", position_side=side, size=D(size), entry_price=D(entry),
+        break_even_price=D(entry), mark_price=D(entry), unrealized_pnl=zero, realized_pnl=zero, notional=zero,
+        margin_type=MarginType.CROSS, isolated_wallet=zero, leverage=1, max_notional=zero, initial_margin=zero,
+        maint_margin=zero, open_order_margin=zero, liquidation_price=zero, margin_asset="USDT", updated_ns=0,
+    )  # fmt: skip
+
+
+def test_positions_compare_signed_size_and_entry_per_leg() -> None:
+    inst = "BTC-USDT-PERP"
+    assert compare_positions(inst, [position("-0.010", "60000.0")], [leg("-0.01", "60000")]) == []
+    assert compare_positions(inst, [position("0", None)], [leg("0", "0")]) == []  # flat on both sides
+    (v,) = compare_positions(inst, [], [leg("0.02", "59990.5")])
+    assert str(v) == "positions: BTC-USDT-PERP both: session flat, exchange 0.02@59990.5"
+    (v,) = compare_positions(inst, [position("0.02", "59990")], [leg("0.03", "59990")])
+    assert v.detail == "session 0.02@59990, exchange 0.03@59990"
+    hedge = [position("0.01", "100", PositionSide.LONG), position("0.02", "101", PositionSide.SHORT)]
+    (v,) = compare_positions(inst, hedge, [leg("0.01", "100", PositionSide.LONG)])
+    assert v.subject == "BTC-USDT-PERP short" and v.detail == "session 0.02@101, exchange flat"
+
+
+def test_margin_balances_compare_cross_wallet_and_isolated_part() -> None:
+    def margin(wallet: str, cross: str) -> MarginBalance:
+        zero = D(0)
+        return MarginBalance(
+            asset="USDT", wallet_balance=D(wallet), cross_wallet_balance=D(cross), unrealized_pnl=zero,
+            cross_unrealized_pnl=zero, available_balance=zero, position_margin=zero, order_margin=D("5"),
+            maint_margin=zero, updated_ns=0,
+        )  # fmt: skip
+
+    view = {"USDT": Balance(exchange="binance_usdm", asset="USDT", free=D("990"), locked=D("10"))}
+    assert compare_margin_balances(view, [margin("1000", "990")]) == []
+    (v,) = compare_margin_balances(view, [margin("1000", "1000")])  # order margin is not "locked" on a perp
+    assert v.detail == "session free 990 locked 10, exchange free 1000 locked 0"

@@ -33,7 +33,7 @@ import attrs
 import trio
 
 from clobactors.sim.fault_frames import malformed
-from clobactors.sim.fault_vocab import FaultVocabulary
+from clobactors.sim.fault_vocab_base import FaultVocabulary
 from clobactors.sim.faults import (
     CONNECTION_KINDS,
     FRAME_KINDS,
@@ -54,6 +54,11 @@ logger: Final = logging.getLogger(__name__)
 
 #: How long a reordered frame waits for the next frame of its topic before it is sent anyway.
 _REORDER_HOLD: Final = 1.0
+#: Seconds a half-open connection counts as "in effect" for :attr:`FaultInjector.disturbed`: by then the
+#: client has given up on it (its idle timeout or ping deadline, at most 60 s on Binance) and reconnected.
+#: The server's socket may linger much longer (Binance USD-M pings every 3 minutes and waits 10 for a pong),
+#: but nothing the session sees depends on it any more.
+HALF_OPEN_GRACE: Final = 75.0
 
 
 @attrs.define
@@ -87,8 +92,15 @@ class _Rule:
 class FaultInjector:
     """Applies one plan to one simulator; see the module docstring. Build one per simulator run."""
 
-    def __init__(self, plan: FaultPlan, vocabulary: FaultVocabulary) -> None:
+    def __init__(
+        self, plan: FaultPlan, vocabulary: FaultVocabulary, *, half_open_grace: float = HALF_OPEN_GRACE
+    ) -> None:
+        """ConfigError if a rule has no meaning on the vocabulary's exchange (it could never fire there)."""
+        for rule in plan.rules:
+            vocabulary.check_rule(rule)
         self.plan = plan
+        self._half_open_grace = half_open_grace
+        self._stalled_at: dict[int, float] = {}
         self.log = FaultLog()
         self._vocab = vocabulary
         self._rules = [
@@ -139,10 +151,15 @@ class FaultInjector:
 
     @property
     def disturbed(self) -> bool:
-        """Something injected is still in effect: a half-open connection still open, a held frame, a window."""
+        """Something injected is still in effect: a half-open connection still open (within its grace: see
+        :data:`HALF_OPEN_GRACE`), a held frame, a window."""
         now = self.elapsed()
+        deadline = trio.current_time() - self._half_open_grace
         return (
-            any(link.stalled and not link.closed for link in self._links.values())
+            any(
+                link.stalled and not link.closed and self._stalled_at.get(link.id, deadline) > deadline
+                for link in self._links.values()
+            )
             or bool(self._held)
             or any(state.window_until > now for state in self._rules)
         )
@@ -157,6 +174,7 @@ class FaultInjector:
 
     def ws_closed(self, link: WsLink) -> None:
         self._links.pop(link.id, None)
+        self._stalled_at.pop(link.id, None)
         self._delivery.pop(link.id, None)
         for key in [k for k in self._held if k[0] == link.id]:
             del self._held[key]
@@ -388,6 +406,7 @@ class FaultInjector:
                     link.abort()
                 case FaultKind.WS_HALF_OPEN:
                     link.stall()
+                    self._stalled_at[link.id] = trio.current_time()
                 case FaultKind.USER_STREAM_END:
                     end = self._vocab.user_stream_end(link, self._now_ms())
                     if end is None:

@@ -1,17 +1,16 @@
-"""What fault injection must know of one exchange's protocol: routes, topics, error answers, stream endings.
+"""Fault vocabularies: Binance spot's, and the registry of one vocabulary per simulator face.
 
-The injector (:mod:`clobactors.sim.fault_injector`) is exchange-neutral; a :class:`FaultVocabulary` gives it
-the exchange's words: which topics are market data and which user data, which route is the book snapshot and
-which places orders, the documented bodies of 429/418/5xx answers and order rejections, and the event that
-ends a user data stream. One vocabulary per simulator face, registered in :data:`VOCABULARIES`.
+The shape a vocabulary has is :class:`~clobactors.sim.fault_vocab_base.FaultVocabulary` (re-exported here):
+the exchange's routes, topics, error answers and stream endings that the exchange-neutral injector needs.
+Binance spot's is below; Binance USD-M's is :mod:`clobactors.sim.fault_vocab_binance_usdm`. A face without
+a vocabulary cannot run under faults (:func:`vocabulary_for` names the known ones).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Final, Protocol, final
-from urllib.parse import parse_qsl
+from typing import Final, final
 
 import attrs
 
@@ -24,59 +23,24 @@ from clobactors.exchanges.binance.errors import (
     ErrorCode,
     error_body,
 )
-from clobactors.sim.faults import FaultKind
+from clobactors.sim.fault_vocab_base import FaultVocabulary, UserStreamEnd, request_params
+from clobactors.sim.fault_vocab_binance_usdm import BINANCE_USDM_VOCABULARY
+from clobactors.sim.faults import HTTP_KINDS, FaultKind, FaultRule
 from clobactors.sim.http_server import HttpRequest, HttpResponse
 from clobactors.sim.runtime import WsLink
 
-__all__ = ["BINANCE_VOCABULARY", "VOCABULARIES", "FaultVocabulary", "UserStreamEnd", "vocabulary_for"]
+__all__ = [
+    "BINANCE_USDM_VOCABULARY",
+    "BINANCE_VOCABULARY",
+    "VOCABULARIES",
+    "FaultVocabulary",
+    "UserStreamEnd",
+    "vocabulary_for",
+]
 
-
-@final
-@attrs.frozen
-class UserStreamEnd:
-    """How a user stream ends on one connection: ``payload`` framed on ``topic``, then close or silence."""
-
-    topic: str
-    payload: bytes
-    close: bool
-
-
-class FaultVocabulary(Protocol):
-    """One exchange's protocol facts that fault injection needs (see the module docstring)."""
-
-    def default_target(self, kind: FaultKind) -> str: ...
-
-    def market_symbol(self, topic: str) -> str | None:
-        """The exchange symbol a market topic carries, or None for any other topic."""
-
-    def is_user_topic(self, topic: str) -> bool: ...
-
-    def snapshot_symbol(self, request: HttpRequest) -> str | None:
-        """The symbol of a book snapshot request, or None for any other request."""
-
-    def order_client_id(self, request: HttpRequest) -> str | None:
-        """Our client order id on an order request (place or cancel), or None for any other request."""
-
-    def is_signed(self, request: HttpRequest) -> bool: ...
-
-    def rate_limited(self, status: int, retry_after: float, now_ms: int) -> HttpResponse: ...
-
-    def server_error(self, status: int) -> HttpResponse: ...
-
-    def order_rejected(self) -> HttpResponse: ...
-
-    def user_stream_end(self, link: WsLink, now_ms: int) -> UserStreamEnd | None: ...
-
-
-def _params(request: HttpRequest) -> dict[str, str]:
-    pairs = list(request.params)
-    if request.body:
-        pairs += parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True)
-    out: dict[str, str] = {}
-    for key, value in pairs:
-        out.setdefault(key, value)
-    return out
-
+_params = request_params
+#: Path prefixes of Binance's futures protocols, which the spot simulator never serves.
+_FOREIGN_PATHS: Final = ("/fapi/", "/dapi/", "/ws-fapi")
 
 _JSON: Final = (("content-type", "application/json;charset=UTF-8"),)
 
@@ -102,6 +66,16 @@ class BinanceFaultVocabulary:
             case _:
                 return "*"
 
+    def check_rule(self, rule: FaultRule) -> None:
+        """Refuse a rule aimed at a futures route or stream path: it could never fire on spot."""
+        target = rule.target
+        path = target.partition(" ")[2] if rule.kind in HTTP_KINDS and " " in target else target
+        if path.startswith(_FOREIGN_PATHS):
+            raise ConfigError(
+                f"fault rule {rule.kind}: target {target!r} is a Binance futures path the spot simulator does not "
+                f"serve (spot routes are /api/v3/..., the WebSocket API /ws-api/v3)"
+            )
+
     def market_symbol(self, topic: str) -> str | None:
         if not topic.startswith("m:"):
             return None
@@ -116,7 +90,9 @@ class BinanceFaultVocabulary:
         return _params(request).get("symbol")
 
     def order_client_id(self, request: HttpRequest) -> str | None:
-        if request.path != "/api/v3/order" or request.method not in ("POST", "DELETE"):
+        """Place (``newClientOrderId``), cancel and query (``origClientOrderId``): a fault on the query of an
+        order of unknown outcome heals when that order's state is known, not at the route's next success."""
+        if request.path != "/api/v3/order" or request.method not in ("POST", "DELETE", "GET"):
             return None
         params = _params(request)
         return params.get("newClientOrderId") if request.method == "POST" else params.get("origClientOrderId")
@@ -157,10 +133,15 @@ class BinanceFaultVocabulary:
 BINANCE_VOCABULARY: Final = BinanceFaultVocabulary()
 
 #: Simulator face name -> its vocabulary.
-VOCABULARIES: Final[dict[str, FaultVocabulary]] = {"binance": BINANCE_VOCABULARY}
+VOCABULARIES: Final[dict[str, FaultVocabulary]] = {
+    "binance": BINANCE_VOCABULARY,
+    "binance-usdm": BINANCE_USDM_VOCABULARY,
+    "binance_usdm": BINANCE_USDM_VOCABULARY,
+}
 
 
 def vocabulary_for(exchange: str, vocabularies: Mapping[str, FaultVocabulary] = VOCABULARIES) -> FaultVocabulary:
+    """The vocabulary of the simulator face ``exchange``; ConfigError naming the known ones otherwise."""
     try:
         return vocabularies[exchange]
     except KeyError:

@@ -6,6 +6,8 @@ books, orders, fills and balances must equal the simulator's.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import trio
 import trio.testing
 
@@ -70,8 +72,12 @@ async def test_order_faults_are_resolved_by_client_order_id(autojump_clock: trio
             unknown = chaos.session.system.bus.subscribe("lifecycle.binance", name="test-unknown")
             await trio.sleep_until(chaos.injector.t0 + 90.0)
             faults = chaos.injector.log.faults
-            assert [f.kind for f in faults] == [r.kind for r in rules]
+            # Each rule fires on the first matching request after its time; which of two armed rules meets a
+            # request first depends on when the strategy trades (several frames in one read may conflate), so
+            # compare the faults as a multiset, not in order.
+            assert Counter(f.kind for f in faults) == Counter(r.kind for r in rules)
             assert all(f.probe is Probe.ORDER and f.client_order_id for f in faults)
+            timed_out = next(f for f in faults if f.kind is FaultKind.HTTP_TIMEOUT)
             outcomes = []
             while True:
                 try:
@@ -80,7 +86,7 @@ async def test_order_faults_are_resolved_by_client_order_id(autojump_clock: trio
                     break
                 if isinstance(event, OrderOutcomeUnknown):
                     outcomes.append(event.client_order_id)
-            assert faults[1].client_order_id in outcomes  # the timed-out create was unknown, then resolved
+            assert timed_out.client_order_id in outcomes  # the timed-out create was unknown, then resolved
             await settle_and_check(chaos)
 
 

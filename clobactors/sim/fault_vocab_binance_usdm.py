@@ -1,0 +1,141 @@
+"""The fault vocabulary of Binance USD-M futures (the face in :mod:`clobactors.exchanges.binance_usdm.face`).
+
+Sources: developers.binance.com/docs/derivatives/usds-margined-futures, cited per answer. The error codes and
+texts are the ones the face itself uses (:mod:`clobactors.exchanges.binance_usdm.errors`), so an injected
+answer and a real one decode alike. What differs from spot:
+
+* routes live under ``/fapi`` (§ Market Data › Order Book ``GET /fapi/v1/depth``, § Trade › New Order
+  ``POST /fapi/v1/order``, § Trade › Cancel Order ``DELETE /fapi/v1/order``);
+* an order refused for want of funds is ``-2019 Margin is insufficient.`` (§ Error Codes › 20xx), not spot's
+  ``-2010`` with a balance message;
+* the user data stream is a listen-key stream only (§ User Data Streams): it ends with ``listenKeyExpired``
+  (§ Event: User Data Stream Expired) and the server closes it. There is no WebSocket API subscription on the
+  simulator's face (``ws-fapi`` is refused), so a rule aimed at ``/ws-api*`` could never fire and is refused;
+* market topics are ``m:<symbol>@depth@100ms`` (and ``@depth``, ``@depth@500ms``), ``@aggTrade``,
+  ``@markPrice[@1s]`` and ``@bookTicker`` (§ Websocket Market Streams); the default frame-fault target
+  ``m:*@depth*`` hits the diff-depth streams, the ones a gap matters to (``pu`` chains them).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from typing import Final, final
+
+import attrs
+
+from clobactors.errors import ConfigError
+from clobactors.exchanges.binance_usdm import urls, wire
+from clobactors.exchanges.binance_usdm.errors import ERROR_MESSAGES, ErrorCode, error_body
+from clobactors.sim.fault_vocab_base import UserStreamEnd, request_params
+from clobactors.sim.faults import HTTP_KINDS, FaultKind, FaultRule
+from clobactors.sim.http_server import HttpRequest, HttpResponse
+from clobactors.sim.runtime import WsLink
+
+__all__ = ["BINANCE_USDM_VOCABULARY", "MSG_IP_BANNED", "REQUEST_WEIGHT_PER_MINUTE", "BinanceUsdmFaultVocabulary"]
+
+#: § General Info › LIMITS: the REQUEST_WEIGHT pool of USD-M, per IP and minute.
+REQUEST_WEIGHT_PER_MINUTE: Final = 2400
+#: § Error Codes › -1003 TOO_MANY_REQUESTS, the ban variant (the face's table keeps the first variant only).
+MSG_IP_BANNED: Final = (
+    "Way too many requests; IP banned until %s. Please use the websocket for live updates to avoid bans."
+)
+#: Path prefixes of the spot protocol, which a USD-M simulator never serves.
+_FOREIGN_PATHS: Final = ("/api/", "/sapi/", "/ws-api", "/ws-fapi")
+#: § General Info: the face answers with plain ``application/json``.
+JSON_HEADERS: Final = (("content-type", "application/json"),)
+
+
+@final
+@attrs.frozen
+class BinanceUsdmFaultVocabulary:
+    """Binance USD-M futures; see the module docstring. Every :class:`FaultKind` has a USD-M meaning."""
+
+    snapshot_route: str = f"GET {urls.DEPTH}"
+    order_route: str = f"POST {urls.ORDER}"
+
+    def default_target(self, kind: FaultKind) -> str:
+        match kind:
+            case FaultKind.USER_STREAM_END:
+                return "lk:*"
+            case FaultKind.SLOW_SNAPSHOT:
+                return self.snapshot_route
+            case FaultKind.LOST_ACK | FaultKind.REJECT_ORDER:
+                return self.order_route
+            case FaultKind.DROP_FRAMES | FaultKind.REORDER_FRAMES | FaultKind.MALFORMED_FRAMES:
+                return "m:*@depth*"
+            case _:
+                return "*"
+
+    def check_rule(self, rule: FaultRule) -> None:
+        """Refuse a rule that could never fire here: a target on a spot route or on a WebSocket API path."""
+        target = rule.target
+        if not target:
+            return
+        path = target.partition(" ")[2] if rule.kind in HTTP_KINDS and " " in target else target
+        for prefix in _FOREIGN_PATHS:
+            if path.startswith(prefix):
+                what = "WebSocket API" if "ws-" in prefix else "REST route"
+                raise ConfigError(
+                    f"fault rule {rule.kind}: target {target!r} is a {what} Binance USD-M does not serve here "
+                    f"(USD-M routes are /fapi/..., streams m:<symbol>@..., the user stream lk:<listenKey>)"
+                )
+
+    def market_symbol(self, topic: str) -> str | None:
+        if not topic.startswith("m:"):
+            return None
+        return topic[2:].partition("@")[0].upper() or None
+
+    def is_user_topic(self, topic: str) -> bool:
+        return topic.startswith(("user:", "lk:"))
+
+    def snapshot_symbol(self, request: HttpRequest) -> str | None:
+        if f"{request.method} {request.path}" != self.snapshot_route:
+            return None
+        return request_params(request).get("symbol")
+
+    def order_client_id(self, request: HttpRequest) -> str | None:
+        """§ Trade › New Order (``newClientOrderId``), Cancel Order and Query Order (``origClientOrderId``).
+
+        A query counts: the USD-M session resolves an order of unknown outcome over REST, so a fault on that
+        query heals when the order's state is known (an order probe), not at the route's next success, which
+        may never come once the order is resolved another way (its user stream event)."""
+        if request.path != urls.ORDER or request.method not in ("POST", "DELETE", "GET"):
+            return None
+        params = request_params(request)
+        return params.get("newClientOrderId") if request.method == "POST" else params.get("origClientOrderId")
+
+    def is_signed(self, request: HttpRequest) -> bool:
+        return "signature" in request_params(request)
+
+    def rate_limited(self, status: int, retry_after: float, now_ms: int) -> HttpResponse:
+        """§ General Info › LIMITS and HTTP Return Codes: 429 (a limit broken) or 418 (auto-banned), both
+        -1003 with ``Retry-After`` in seconds."""
+        seconds = max(1, math.ceil(retry_after))
+        if status == 418:
+            body = error_body(ErrorCode.TOO_MANY_REQUESTS, MSG_IP_BANNED % (now_ms + seconds * 1000))
+        else:
+            body = error_body(
+                ErrorCode.TOO_MANY_REQUESTS, ERROR_MESSAGES[ErrorCode.TOO_MANY_REQUESTS] % REQUEST_WEIGHT_PER_MINUTE
+            )
+        return HttpResponse(status, (*JSON_HEADERS, ("Retry-After", str(seconds))), body)
+
+    def server_error(self, status: int) -> HttpResponse:
+        """§ General Info › HTTP Return Codes: 5XX, the execution status is UNKNOWN (-1001 DISCONNECTED)."""
+        return HttpResponse(status, JSON_HEADERS, error_body(ErrorCode.DISCONNECTED))
+
+    def order_rejected(self) -> HttpResponse:
+        """§ Error Codes › -2019 MARGIN_NOT_SUFFICIENT, "Margin is insufficient."."""
+        return HttpResponse(400, JSON_HEADERS, error_body(ErrorCode.MARGIN_NOT_SUFFICIENT))
+
+    def user_stream_end(self, link: WsLink, now_ms: int) -> UserStreamEnd | None:
+        """§ User Data Streams › Event: User Data Stream Expired (``listenKeyExpired``), then the server closes
+        the connection; a connection without a listen key has no user stream to end."""
+        for topic in sorted(link.topics):
+            if fnmatch.fnmatchcase(topic, "lk:*"):
+                payload = wire.encode(wire.ListenKeyExpired(event_time=now_ms, listen_key=topic[3:]))
+                return UserStreamEnd(topic, payload, close=True)
+        return None
+
+
+BINANCE_USDM_VOCABULARY: Final = BinanceUsdmFaultVocabulary()
