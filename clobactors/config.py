@@ -29,6 +29,7 @@ Example::
 from __future__ import annotations
 
 import enum
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -93,6 +94,9 @@ class ExchangeConfig:
     #: REST book snapshots fetched at once per feed: many instruments (re)syncing together queue for a turn
     #: instead of bursting the exchange's weight budget and starving the stream reader.
     max_concurrent_snapshots: int = 8
+    #: Seconds between the order manager's light reconciliations (balances, open orders, fills where an order
+    #: changed), which heal user-stream frames lost while the connection stayed up.
+    reconcile_interval: float = 60.0
     #: Cancel every open order when the session stops.
     cancel_all_on_stop: bool = False
 
@@ -101,6 +105,8 @@ class ExchangeConfig:
             Instrument.parse_name(name)  # raises ConfigError on a malformed canonical name
         if self.max_concurrent_snapshots < 1:
             raise ConfigError(f"exchange {self.name!r}: 'max_concurrent_snapshots' must be at least 1")
+        if not 0 < self.reconcile_interval < math.inf:
+            raise ConfigError(f"exchange {self.name!r}: 'reconcile_interval' must be a positive number of seconds")
         if self.environment is Environment.CUSTOM and not self.rest:
             raise ConfigError(f"exchange {self.name!r}: environment 'custom' needs at least a 'rest' URL")
 
@@ -152,6 +158,9 @@ class ExchangeConfig:
         snapshots = table.get("max_concurrent_snapshots", 8)
         if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
             raise ConfigError(f"{where}: 'max_concurrent_snapshots' must be a positive integer")
+        interval = table.get("reconcile_interval", 60.0)
+        if not isinstance(interval, int | float) or isinstance(interval, bool) or not 0 < interval < math.inf:
+            raise ConfigError(f"{where}: 'reconcile_interval' must be a positive number of seconds")
         return cls(
             name=_str(table, "name", where),
             dialect=_str(table, "dialect", where, ""),
@@ -163,6 +172,7 @@ class ExchangeConfig:
             credential_env=credential_env,
             depth=depth,
             max_concurrent_snapshots=snapshots,
+            reconcile_interval=float(interval),
             cancel_all_on_stop=bool(table.get("cancel_all_on_stop", False)),
         )
 

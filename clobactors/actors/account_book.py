@@ -5,7 +5,8 @@
 merge path. Every report, whether it came from a REST answer, the user stream or a reconciliation, goes
 through :meth:`AccountBook.apply`, which merges it with :class:`~clobactors.order_tracker.OrderTracker`
 (idempotent, fills deduplicated by trade id, terminal states final) and publishes canonical events on the bus
-*only when something changed*. Account events are published with the bus's never-drop path.
+*only when something changed*. Account events are published with the bus's never-drop path, in the order
+their changes were made (see :meth:`AccountBook._emit`), whichever of the order manager's tasks made them.
 
 Orders the exchange reports that we never placed (left open by an earlier session, or placed by hand) are
 *adopted* when their report is not terminal, so they can be tracked and cancelled like ours. Terminal orders
@@ -27,6 +28,7 @@ from typing import Final, assert_never, final
 
 import attrs
 import msgspec
+import trio
 
 from clobactors.actors.actor import Context
 from clobactors.messages import (
@@ -68,6 +70,8 @@ class AccountBook:
     _adopted: int = attrs.field(default=0, init=False)
     _published: int = attrs.field(default=0, init=False)
     _stale_balances: int = attrs.field(default=0, init=False)
+    #: Serialises publication (FIFO), so events reach the bus in the order their changes were made.
+    _emitting: trio.Lock = attrs.field(factory=trio.Lock, init=False, repr=False)
 
     # -- views ---------------------------------------------------------------------------------------------
 
@@ -111,9 +115,8 @@ class AccountBook:
     async def track(self, ctx: Context, order: TrackedOrder, *, publish: bool = True) -> None:
         """Start tracking one of our orders before its request leaves (publishing its pending state)."""
         changes = self.tracker.track(order)
-        if publish:
-            await self._publish_order(ctx, order)
-        await self.publish(ctx, changes)
+        first = [self._snapshot(ctx, order)] if publish else []
+        await self._emit(ctx, *first, *self._events(ctx, changes))
 
     async def apply(self, ctx: Context, events: Iterable[AccountEvent]) -> None:
         """Merge one batch of reports from any source (a REST answer, a stream frame); publish what changed.
@@ -251,9 +254,9 @@ class AccountBook:
 
     async def outcome_unknown(self, ctx: Context, order: TrackedOrder, change: Change, reason: str) -> None:
         """Publish that ``order``'s request got no definite answer (its status update, then the alarm)."""
-        await self.publish(ctx, [change])
         await self._emit(
             ctx,
+            *self._events(ctx, [change]),
             OrderOutcomeUnknown(
                 exchange=order.exchange,
                 instrument=order.instrument,
@@ -265,6 +268,11 @@ class AccountBook:
 
     async def publish(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> None:
         """Publish the canonical events for ``changes`` that changed something; log anomalies."""
+        await self._emit(ctx, *self._events(ctx, changes, report))
+
+    def _events(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> list[AccountEvent]:
+        """The events ``changes`` publish, with each order's snapshot taken now (see :meth:`_emit`)."""
+        events: list[AccountEvent] = []
         for change in changes:
             if change.anomaly is not None:
                 logger.warning("%s: report dropped: %s", self.exchange, change.anomaly.error)
@@ -273,15 +281,16 @@ class AccountBook:
                 continue
             order = self.tracker.get(change.client_order_id)
             if change.fill is not None:
-                await self._emit(ctx, self._named(change.fill, change.client_order_id, order))
+                events.append(self._named(change.fill, change.client_order_id, order))
             if order is None:
                 continue
             ts_exchange = report.ts_exchange if report is not None else 0
             if change.fill is not None:
                 ts_exchange = change.fill.ts_exchange
-            await self._publish_order(ctx, order, ts_exchange)
+            events.append(self._snapshot(ctx, order, ts_exchange))
             if order.is_terminal:
                 self._retire(order.client_order_id)
+        return events
 
     # -- machinery -----------------------------------------------------------------------------------------
 
@@ -291,17 +300,19 @@ class AccountBook:
         """Publish a just-adopted order's first report: the waiting fills it let through, then its state once,
         so ``filled`` never precedes its fills nor repeats."""
         changed = False
+        events: list[AccountEvent] = []
         for change in changes:
             if change.anomaly is not None:
                 logger.warning("%s: report dropped: %s", self.exchange, change.anomaly.error)
             elif change.changed:
                 changed = True
                 if change.fill is not None:
-                    await self._emit(ctx, self._named(change.fill, order.client_order_id, order))
+                    events.append(self._named(change.fill, order.client_order_id, order))
         if changed:
-            await self._publish_order(ctx, order, report.ts_exchange)
+            events.append(self._snapshot(ctx, order, report.ts_exchange))
             if order.is_terminal:
                 self._retire(order.client_order_id)
+        await self._emit(ctx, *events)
 
     def _find(self, update: OrderUpdate) -> TrackedOrder | None:
         if update.client_order_id:
@@ -321,12 +332,27 @@ class AccountBook:
             fill, client_order_id=fill.client_order_id or client_order_id, exchange_order_id=exchange_order_id
         )
 
-    async def _publish_order(self, ctx: Context, order: TrackedOrder, ts_exchange: int = 0) -> None:
-        await self._emit(ctx, order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns()))
+    @staticmethod
+    def _snapshot(ctx: Context, order: TrackedOrder, ts_exchange: int = 0) -> OrderUpdate:
+        return order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns())
 
-    async def _emit(self, ctx: Context, event: AccountEvent | OrderOutcomeUnknown) -> None:
-        self._published += 1
-        await ctx.publish(event)
+    async def _emit(self, ctx: Context, *events: AccountEvent | OrderOutcomeUnknown) -> None:
+        """Publish ``events`` after every batch whose changes were made before theirs.
+
+        Each snapshot is taken when its change is made, but publishing may wait (the bus checkpoints, and a
+        full subscriber makes the never-drop path wait for room). Without an order, another task (a user-stream
+        report, a cancel's answer, a reconciliation) changing the same order meanwhile could publish first, and
+        the older snapshot would land last: the bus would show a state the order has left (``cancelled`` then
+        ``unknown`` while the order is cancelled), and nothing would ever correct it. Callers build their batch
+        and call this with no checkpoint after the change; the lock is FIFO and its queue is joined without a
+        checkpoint, so batches go out in the order their changes were made.
+        """
+        if not events:
+            return
+        async with self._emitting:
+            for event in events:
+                self._published += 1
+                await ctx.publish(event)
 
     def _retire(self, client_order_id: str) -> None:
         if client_order_id in self._retained:

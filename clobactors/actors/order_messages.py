@@ -98,3 +98,9 @@ class OrderManagerStatistics:
     clock_syncs: int
     balances: int
     published: int
+    #: Creates and cancels written from the actor's own task (no task switch before the wire).
+    placed_inline: int = 0
+    cancels_inline: int = 0
+    #: Light reconciliations run every ``reconcile_interval`` (and those that failed, to be retried next time).
+    periodic_reconciliations: int = 0
+    periodic_reconcile_failures: int = 0

@@ -17,6 +17,10 @@ the user stream there) changes nothing the second time.
 5. orders we believe live that the exchange no longer lists are queried one by one to learn their terminal
    state; one the exchange no longer knows at all is concluded ``expired`` with the reason.
 
+**Periodic light reconciliation** (:func:`light_reconcile`, every ``reconcile_interval`` seconds of the order
+manager): user-stream frames lost while the connection stayed up would otherwise heal only at the next
+reconnect. Balances, positions and open orders are fetched; fills only where an order changed.
+
 What no reconciliation can learn: an order of an earlier process that ended *without a fill* while no session
 ran (cancelled, expired). No open-order list, trade list or stream names it, and the connector keeps no state
 across processes, so nothing here knows to ask about it.
@@ -36,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final, final
 
 import attrs
@@ -45,6 +49,7 @@ import trio
 from clobactors.actors.account_book import AccountBook
 from clobactors.actors.actor import Context
 from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.order_clock import ClockKeeper, signed_rest
 from clobactors.actors.perp import as_perp
 from clobactors.backoff import Backoff
 from clobactors.errors import (
@@ -56,13 +61,13 @@ from clobactors.errors import (
     TransportError,
     UnknownOrder,
 )
-from clobactors.httpspec import HttpRequestSpec
+from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import Fill, OrderUpdate
-from clobactors.model import OrderStatus
+from clobactors.model import Instrument, OrderStatus
 from clobactors.orders import InFlight, TrackedOrder
 from clobactors.ratelimit import Priority
 
-__all__ = ["ReconcileSummary", "ResolvePolicy", "query_order", "reconcile", "resolve_unknown"]
+__all__ = ["ReconcileSummary", "ResolvePolicy", "light_reconcile", "query_order", "reconcile", "resolve_unknown"]
 
 logger: Final = logging.getLogger(__name__)
 
@@ -115,20 +120,34 @@ class ReconcileSummary:
     resolved: int = 0
 
 
-async def query_order(ctx: Context, link: ExchangeLink, order: TrackedOrder) -> OrderUpdate | None:
+async def query_order(
+    ctx: Context, link: ExchangeLink, order: TrackedOrder, *, clock: ClockKeeper | None = None
+) -> OrderUpdate | None:
     """The exchange's report on ``order``, or ``None`` when it answers "unknown order"."""
-    spec = link.dialect.query_order_request(
-        link.instrument(order.instrument), order.client_order_id, link.credentials, link.now_ms()
+    instrument = link.instrument(order.instrument)
+    return await _ask(
+        ctx,
+        link,
+        clock,
+        lambda: link.dialect.query_order_request(instrument, order.client_order_id, link.credentials, link.now_ms()),
     )
-    return await _ask(ctx, link, spec)
 
 
-async def _ask(ctx: Context, link: ExchangeLink, spec: HttpRequestSpec) -> OrderUpdate | None:
+async def _ask(
+    ctx: Context, link: ExchangeLink, clock: ClockKeeper | None, build: Callable[[], HttpRequestSpec]
+) -> OrderUpdate | None:
     try:
-        result = await link.rest(ctx, spec, Priority.QUERY)
+        result = await signed_rest(ctx, link, clock, build, Priority.QUERY)
     except UnknownOrder:
         return None
     return link.dialect.decode_query_order(result, ctx.wall_ns())
+
+
+async def _query(
+    ctx: Context, link: ExchangeLink, clock: ClockKeeper | None, build: Callable[[], HttpRequestSpec]
+) -> HttpResult:
+    """A signed query at QUERY priority, resent once after a clock sync if refused for its timestamp."""
+    return await signed_rest(ctx, link, clock, build, Priority.QUERY)
 
 
 async def resolve_unknown(
@@ -138,6 +157,8 @@ async def resolve_unknown(
     order: TrackedOrder,
     policy: ResolvePolicy,
     rng: random.Random,
+    *,
+    clock: ClockKeeper | None = None,
 ) -> None:
     """Query ``order`` until the exchange states its status (see the module docstring)."""
     not_found = 0
@@ -145,7 +166,7 @@ async def resolve_unknown(
     while _unknown(order):
         request = order.in_flight
         try:
-            update = await query_order(ctx, link, order)
+            update = await query_order(ctx, link, order, clock=clock)
         except RETRYABLE as exc:
             logger.info("%s: query of %s failed (%s); retrying", link.name, order.client_order_id, exc)
         else:
@@ -182,22 +203,16 @@ async def reconcile(
     book: AccountBook,
     instruments: Iterable[str],
     policy: ResolvePolicy,
+    *,
+    clock: ClockKeeper | None = None,
 ) -> ReconcileSummary:
-    """Bring ``book`` in line with the exchange (see the module docstring); errors propagate to the caller."""
-    dialect, credentials = link.dialect, link.credentials
-    result = await link.rest(ctx, dialect.balances_request(credentials, link.now_ms()), Priority.QUERY)
-    recv_ns = ctx.wall_ns()
-    balances = await book.replace_balances(ctx, dialect.decode_balances(result, recv_ns), recv_ns)
-    positions = 0
-    perp = as_perp(dialect)
-    if perp is not None:
-        result = await link.rest(ctx, perp.positions_request(credentials, link.now_ms()), Priority.QUERY)
-        recv_ns = ctx.wall_ns()
-        positions = await book.replace_positions(ctx, perp.decode_positions(result, recv_ns), recv_ns)
+    """Bring ``book`` in line with the exchange (see the module docstring); errors propagate to the caller.
 
+    With a ``clock``, a query refused for its timestamp re-measures the clock offset and is sent once more.
+    """
+    balances, positions = await _balances_and_positions(ctx, link, book, clock)
     adopted_before = book.adopted
-    result = await link.rest(ctx, dialect.open_orders_request(None, credentials, link.now_ms()), Priority.QUERY)
-    listed = dialect.decode_open_orders(result, ctx.wall_ns())
+    listed = await _open_orders(ctx, link, clock)
     seen: set[str] = set()
     for update in listed:
         order = await book.apply_update(ctx, update)
@@ -207,16 +222,11 @@ async def reconcile(
     names = set(instruments) | {u.instrument for u in listed} | {o.instrument for o in book.tracker.open_orders()}
     fills = 0
     for name in sorted(names):
-        last = book.last_fill_ms(name)
-        now_ms = link.now_ms()
-        since = now_ms - int(policy.fill_lookback * 1000) if last is None else last
-        since -= int(policy.fill_margin * 1000)
-        spec = dialect.fills_request(link.instrument(name), max(since, 0), credentials, now_ms)
-        found = dialect.decode_fills(await link.rest(ctx, spec, Priority.QUERY), ctx.wall_ns())
+        found = await _fills(ctx, link, clock, name, _fills_since(link, book, policy, name))
         fills += len(found)
         await book.apply(ctx, found)
 
-    resolved = await _resolve_orphan_fills(ctx, link, book)
+    resolved = await _resolve_orphan_fills(ctx, link, book, clock)
 
     vanished = 0
     settled = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
@@ -224,7 +234,7 @@ async def reconcile(
         if order.client_order_id in seen or order.status not in settled:
             continue
         vanished += 1
-        report = await query_order(ctx, link, order)
+        report = await query_order(ctx, link, order, clock=clock)
         if report is None:
             await book.conclude(
                 ctx, order, OrderStatus.EXPIRED, "no longer listed nor known by the exchange at reconciliation"
@@ -242,7 +252,109 @@ async def reconcile(
     )
 
 
-async def _resolve_orphan_fills(ctx: Context, link: ExchangeLink, book: AccountBook) -> int:
+async def light_reconcile(
+    ctx: Context,
+    link: ExchangeLink,
+    book: AccountBook,
+    policy: ResolvePolicy,
+    *,
+    clock: ClockKeeper | None = None,
+) -> ReconcileSummary:
+    """The periodic check: heal what the user stream dropped, at a fraction of a full reconciliation's cost.
+
+    Balances (and positions) are replaced and open orders listed, as in :func:`reconcile`; fills are fetched
+    only on instruments where an order changed: listed with more filled than we know, adopted, or gone from
+    the list while we held it live. Fills are merged before the listed states, so a ``Fill`` still precedes
+    the update it causes. Orders that were live before the list was fetched and are missing from it are
+    queried one by one. Orphan fills are left to the full reconciliation.
+    """
+    settled = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+    balances, positions = await _balances_and_positions(ctx, link, book, clock)
+    live_before = {o.client_order_id for o in book.tracker.open_orders() if o.status in settled}
+    adopted_before = book.adopted
+    listed = await _open_orders(ctx, link, clock)
+    changed: set[str] = set()
+    seen: set[str] = set()
+    for update in listed:
+        order = book.tracker.get(update.client_order_id) if update.client_order_id else None
+        if order is None and update.exchange_order_id:
+            order = book.tracker.by_exchange_id(update.exchange_order_id)
+        if order is None or update.filled_size > order.filled_size:
+            changed.add(update.instrument)
+        if order is not None:
+            seen.add(order.client_order_id)
+    gone = [o for o in book.tracker.open_orders() if o.client_order_id in live_before - seen]
+    changed |= {o.instrument for o in gone}
+    fills = 0
+    for name in sorted(changed):
+        found = await _fills(ctx, link, clock, name, _fills_since(link, book, policy, name))
+        fills += len(found)
+        await book.apply(ctx, found)
+    for update in listed:
+        await book.apply_update(ctx, update)
+    vanished = 0
+    for order in gone:
+        if order.status not in settled:
+            continue  # a fill or a report of the user stream ended it meanwhile, or a command of ours runs
+        vanished += 1
+        report = await query_order(ctx, link, order, clock=clock)
+        if report is None:
+            await book.conclude(ctx, order, OrderStatus.EXPIRED, "no longer listed nor known by the exchange")
+        else:
+            await book.apply_update(ctx, report)
+    return ReconcileSummary(
+        balances=balances,
+        open_orders=len(listed),
+        adopted=book.adopted - adopted_before,
+        fills=fills,
+        vanished=vanished,
+        positions=positions,
+    )
+
+
+def _fills_since(link: ExchangeLink, book: AccountBook, policy: ResolvePolicy, name: str) -> int:
+    """Where to resume fetching fills of ``name``: the last fill seen (or the look-back window) minus a margin."""
+    last = book.last_fill_ms(name)
+    since = link.now_ms() - int(policy.fill_lookback * 1000) if last is None else last
+    return max(since - int(policy.fill_margin * 1000), 0)
+
+
+async def _balances_and_positions(
+    ctx: Context, link: ExchangeLink, book: AccountBook, clock: ClockKeeper | None
+) -> tuple[int, int]:
+    """Replace the balance view (and, on a perpetual venue, the position view); the counts listed."""
+    dialect, credentials = link.dialect, link.credentials
+    result = await _query(ctx, link, clock, lambda: dialect.balances_request(credentials, link.now_ms()))
+    recv_ns = ctx.wall_ns()
+    balances = await book.replace_balances(ctx, dialect.decode_balances(result, recv_ns), recv_ns)
+    positions = 0
+    perp = as_perp(dialect)
+    if perp is not None:
+        result = await _query(ctx, link, clock, lambda: perp.positions_request(credentials, link.now_ms()))
+        recv_ns = ctx.wall_ns()
+        positions = await book.replace_positions(ctx, perp.decode_positions(result, recv_ns), recv_ns)
+    return balances, positions
+
+
+async def _open_orders(ctx: Context, link: ExchangeLink, clock: ClockKeeper | None) -> Sequence[OrderUpdate]:
+    dialect = link.dialect
+    result = await _query(ctx, link, clock, lambda: dialect.open_orders_request(None, link.credentials, link.now_ms()))
+    return dialect.decode_open_orders(result, ctx.wall_ns())
+
+
+async def _fills(
+    ctx: Context, link: ExchangeLink, clock: ClockKeeper | None, name: str, since_ms: int
+) -> Sequence[Fill]:
+    instrument = link.instrument(name)
+    result = await _query(
+        ctx, link, clock, lambda: link.dialect.fills_request(instrument, since_ms, link.credentials, link.now_ms())
+    )
+    return link.dialect.decode_fills(result, ctx.wall_ns())
+
+
+async def _resolve_orphan_fills(
+    ctx: Context, link: ExchangeLink, book: AccountBook, clock: ClockKeeper | None
+) -> int:
     """Query and adopt each untracked order that orphan fills name by exchange id; returns orders adopted."""
     wanted: dict[str, str] = {}  # exchange order id -> instrument, in the order the fills came
     for orphan in book.tracker.orphans:
@@ -251,14 +363,19 @@ async def _resolve_orphan_fills(ctx: Context, link: ExchangeLink, book: AccountB
             wanted.setdefault(eid, orphan.instrument)
     resolved = 0
     for eid, name in wanted.items():
-        try:
-            spec = link.dialect.query_order_request(
-                link.instrument(name), "", link.credentials, link.now_ms(), exchange_order_id=eid
+        instrument = link.instrument(name)
+
+        def build(eid: str = eid, instrument: Instrument = instrument) -> HttpRequestSpec:
+            return link.dialect.query_order_request(
+                instrument, "", link.credentials, link.now_ms(), exchange_order_id=eid
             )
+
+        try:
+            build()
         except LocalProtocolError as exc:  # an id this dialect cannot query by
             logger.warning("%s: fills of order %s left unattached: %s", link.name, eid, exc)
             continue
-        report = await _ask(ctx, link, spec)
+        report = await _ask(ctx, link, clock, build)
         if report is None or report.exchange_order_id != eid:
             logger.warning("%s: fills of order %s left unattached: the exchange does not know it", link.name, eid)
             continue

@@ -113,7 +113,8 @@ def exchange_tree(
                 name=names.orders,
                 factory=lambda: OrderManager(
                     name=names.orders, link=link, instruments=config.instruments,
-                    cancel_all_on_shutdown=config.cancel_all_on_stop, id_rng=random.Random(rng.random()),
+                    cancel_all_on_shutdown=config.cancel_all_on_stop, reconcile_interval=config.reconcile_interval,
+                    id_rng=random.Random(rng.random()),
                 ),
             )
         )
