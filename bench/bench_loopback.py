@@ -186,7 +186,7 @@ def loopback_order(settings: Settings) -> Table:
         tuple(rows),
         (
             f"{settings.windows} windows of {count} limit bids placed then cancelled, one at a time, through "
-            "session.ask to the order manager (rate limiter, REST over httpx, simulator in its own process)",
+            "session.ask to the order manager (rate gate, REST over our h11 client, simulator in its own process)",
             "request stamps: time.time_ns() as the simulator's HTTP server hands the request over (the Faults seam)",
         ),
     )
