@@ -116,7 +116,7 @@ class AccountBook:
         """Start tracking one of our orders before its request leaves (publishing its pending state)."""
         changes = self.tracker.track(order)
         first = [self._snapshot(ctx, order)] if publish else []
-        await self._emit(ctx, *first, *self._events(ctx, changes))
+        await self._emit(ctx, *first, *self._events(ctx, changes), eager=True)
 
     async def apply(self, ctx: Context, events: Iterable[AccountEvent]) -> None:
         """Merge one batch of reports from any source (a REST answer, a stream frame); publish what changed.
@@ -266,9 +266,14 @@ class AccountBook:
             ),
         )
 
-    async def publish(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> None:
-        """Publish the canonical events for ``changes`` that changed something; log anomalies."""
-        await self._emit(ctx, *self._events(ctx, changes, report))
+    async def publish(
+        self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None, *, eager: bool = False
+    ) -> None:
+        """Publish the canonical events for ``changes`` that changed something; log anomalies.
+
+        ``eager`` is for a caller whose request leaves next (see :meth:`Bus.publish`).
+        """
+        await self._emit(ctx, *self._events(ctx, changes, report), eager=eager)
 
     def _events(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> list[AccountEvent]:
         """The events ``changes`` publish, with each order's snapshot taken now (see :meth:`_emit`)."""
@@ -336,7 +341,7 @@ class AccountBook:
     def _snapshot(ctx: Context, order: TrackedOrder, ts_exchange: int = 0) -> OrderUpdate:
         return order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns())
 
-    async def _emit(self, ctx: Context, *events: AccountEvent | OrderOutcomeUnknown) -> None:
+    async def _emit(self, ctx: Context, *events: AccountEvent | OrderOutcomeUnknown, eager: bool = False) -> None:
         """Publish ``events`` after every batch whose changes were made before theirs.
 
         Each snapshot is taken when its change is made, but publishing may wait (the bus checkpoints, and a
@@ -346,13 +351,24 @@ class AccountBook:
         ``unknown`` while the order is cancelled), and nothing would ever correct it. Callers build their batch
         and call this with no checkpoint after the change; the lock is FIFO and its queue is joined without a
         checkpoint, so batches go out in the order their changes were made.
+
+        A free lock is taken without the yield ``Lock.acquire`` makes after taking it (~5 µs on the order path
+        before its request leaves): a free trio lock has no waiters, so this cannot overtake anyone. ``eager``
+        publishes with :meth:`Bus.publish`'s ``eager`` (for the order path, whose request leaves next).
         """
         if not events:
             return
-        async with self._emitting:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            self._emitting.acquire_nowait()
+        except trio.WouldBlock:
+            await self._emitting.acquire()
+        try:
             for event in events:
                 self._published += 1
-                await ctx.publish(event)
+                await ctx.bus.publish(event, eager=eager)
+        finally:
+            self._emitting.release()
 
     def _retire(self, client_order_id: str) -> None:
         if client_order_id in self._retained:

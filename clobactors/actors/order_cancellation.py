@@ -105,7 +105,7 @@ class Cancellation:
         if order.is_terminal:
             request.reply(order.to_update())
             return
-        await self.book.publish(ctx, [order.request_cancel()])
+        await self.book.publish(ctx, [order.request_cancel()], eager=True)  # its request leaves next
         pending: PendingRest | None = None
         try:
             spec = self.link.dialect.cancel_order_request(

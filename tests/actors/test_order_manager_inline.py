@@ -114,11 +114,11 @@ async def test_a_stream_report_never_overtakes_the_lost_cancel_answers_update(
     publish = Bus.publish
     held, release = trio.Event(), trio.Event()
 
-    async def slow_for_unknown(self: Bus, event: Event, *, topic: str | None = None) -> None:
+    async def slow_for_unknown(self: Bus, event: Event, *, topic: str | None = None, eager: bool = False) -> None:
         if isinstance(event, OrderUpdate) and event.status is S.UNKNOWN and not release.is_set():
             held.set()
             await release.wait()
-        await publish(self, event, topic=topic)
+        await publish(self, event, topic=topic, eager=eager)
 
     monkeypatch.setattr(Bus, "publish", slow_for_unknown)
     async with open_manager(exchange) as h:

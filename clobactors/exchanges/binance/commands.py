@@ -29,7 +29,7 @@ from clobactors.exchanges.binance import wire as w
 from clobactors.exchanges.binance.convert import order_type_param, side_param, time_in_force_param
 from clobactors.exchanges.binance_common.orders import order_ref
 from clobactors.exchanges.standard import Channel, Subscription
-from clobactors.httpspec import HttpRequestSpec, encode_query
+from clobactors.httpspec import HttpRequestSpec, encode_query, remember_query
 from clobactors.messages import CancelAll, CancelOrder, PlaceOrder
 from clobactors.model import Instrument, OrderType, PositionSide, TimeInForce
 
@@ -88,12 +88,15 @@ def signed(
     if recv_window is not None:
         pairs.append(("recvWindow", str(recv_window)))
     pairs.append(("timestamp", str(now_ms)))
-    signature = signing.hmac_sha256_hex(credentials.secret, encode_query(pairs))
+    unsigned = encode_query(pairs)  # never empty: it ends with the timestamp
+    signature = signing.hmac_sha256_hex(credentials.secret, unsigned)
     pairs.append(("signature", signature))
+    sent = tuple(pairs)
+    remember_query(sent, f"{unsigned}&{encode_query(pairs[-1:])}")  # the transport sends it as is
     return HttpRequestSpec(
         method=method,
         path=path,
-        params=tuple(pairs),
+        params=sent,
         headers=((signing.API_KEY_HEADER, credentials.api_key),),
     )
 
