@@ -4,6 +4,8 @@
 request (``http``), every published WebSocket frame (``ws_frames``), every connection opened and closed, and
 runs its :meth:`~FaultInjector.run` task, which fires the scheduled rules on the trio clock. Each injection
 is recorded in :attr:`FaultInjector.log` with its time in seconds since the injector started (:attr:`t0`).
+Which probe checks each injection, and when a REST-probed one counts as recovered, is
+:mod:`clobactors.sim.fault_probes`.
 
 Where each kind acts:
 
@@ -33,6 +35,7 @@ import attrs
 import trio
 
 from clobactors.sim.fault_frames import malformed
+from clobactors.sim.fault_probes import FaultRecorder
 from clobactors.sim.fault_vocab_base import FaultVocabulary
 from clobactors.sim.faults import (
     CONNECTION_KINDS,
@@ -45,7 +48,7 @@ from clobactors.sim.faults import (
     InjectedFault,
     Probe,
 )
-from clobactors.sim.http_server import DropConnection, HalfOpen, HandlerResult, HttpRequest, HttpResponse
+from clobactors.sim.http_server import DropConnection, HalfOpen, HandlerResult, HttpRequest
 from clobactors.sim.runtime import DelayedFrame, FaultFrame, WsLink
 
 __all__ = ["FaultInjector"]
@@ -117,7 +120,7 @@ class FaultInjector:
         self._holds = 0
         self._terminated: set[tuple[int, str]] = set()
         self._nursery: trio.Nursery | None = None
-        self._pending_rest: list[tuple[InjectedFault, str | None, bool]] = []
+        self._recorder = FaultRecorder(self.log, vocabulary)
         self._clock_ns: Callable[[], int] | None = None
 
     # -- control -------------------------------------------------------------------------------------------
@@ -197,7 +200,7 @@ class FaultInjector:
                 continue
             if not state.hits(elapsed):
                 continue
-            self._record_frame(kind, elapsed, link, topic)
+            self._recorder.record_frame(kind, elapsed, link, topic)
             match kind:
                 case FaultKind.DROP_FRAMES:
                     return ()
@@ -224,7 +227,7 @@ class FaultInjector:
             if not state.hits(elapsed):
                 continue
             if rule.probability:
-                self._record_frame(rule.kind, elapsed, link, ",".join(sorted(link.topics)))
+                self._recorder.record_frame(rule.kind, elapsed, link, ",".join(sorted(link.topics)))
             at = trio.current_time() + rule.delay + state.rng.uniform(0.0, rule.jitter)
             at = max(at, self._delivery.get(link.id, at))
             self._delivery[link.id] = at
@@ -246,19 +249,6 @@ class FaultInjector:
             if not link.closed:
                 link.send(held[0])
 
-    def _record_frame(self, kind: FaultKind, elapsed: float, link: WsLink, topic: str) -> InjectedFault:
-        names = topic.split(",") if topic else sorted(link.topics)
-        return self._record_link(kind, elapsed, link, names)
-
-    def _record_link(
-        self, kind: FaultKind, elapsed: float, link: WsLink, topics: Sequence[str], until: float | None = None
-    ) -> InjectedFault:
-        symbols = sorted({s for t in topics if (s := self._vocab.market_symbol(t)) is not None})
-        user = any(self._vocab.is_user_topic(t) for t in topics)
-        probe = Probe.BOOK if symbols and not user else Probe.USER if user else Probe.REST
-        target = f"ws#{link.id} {link.path} [{','.join(sorted(topics))}]"
-        return self.log.record(kind, elapsed, target, probe, symbols=tuple(symbols), until=until)
-
     # -- HTTP ----------------------------------------------------------------------------------------------
 
     async def http(
@@ -267,18 +257,18 @@ class FaultInjector:
         route = f"{request.method} {request.path}"
         state = None if self._suspended else self._http_rule(route)
         if state is None:
-            return self._observe(request, route, await respond(request))
+            return self._recorder.observe(request, route, await respond(request), self.elapsed)
         rule, elapsed = state.rule, self.elapsed()
         fault = state.window_fault if rule.kind is FaultKind.HTTP_LATENCY and not rule.probability else None
         if fault is None:
-            fault = self._record_http(rule.kind, elapsed, request, route)
+            fault = self._recorder.record_http(rule.kind, elapsed, request, route)
         match rule.kind:
             case FaultKind.HTTP_LATENCY:
                 await trio.sleep(rule.delay + state.rng.uniform(0.0, rule.jitter))
-                return self._observe(request, route, await respond(request))
+                return self._recorder.observe(request, route, await respond(request), self.elapsed)
             case FaultKind.SLOW_SNAPSHOT:
                 await trio.sleep(rule.delay + state.rng.uniform(0.0, rule.jitter))
-                return self._observe(request, route, await respond(request))
+                return self._recorder.observe(request, route, await respond(request), self.elapsed)
             case FaultKind.HTTP_429 | FaultKind.HTTP_418:
                 status = 429 if rule.kind is FaultKind.HTTP_429 else 418
                 return self._vocab.rate_limited(status, rule.retry_after, self._now_ms())
@@ -300,36 +290,6 @@ class FaultInjector:
             if state.rule.kind in HTTP_KINDS and state.matches(route) and state.hits(elapsed):
                 return state
         return None
-
-    def _record_http(self, kind: FaultKind, elapsed: float, request: HttpRequest, route: str) -> InjectedFault:
-        cid = self._vocab.order_client_id(request)
-        symbol = self._vocab.snapshot_symbol(request)
-        rest_wide = kind in (FaultKind.HTTP_429, FaultKind.HTTP_418)
-        if cid is not None and kind is not FaultKind.HTTP_LATENCY and not rest_wide:
-            fault = self.log.record(kind, elapsed, f"{route} {cid}", Probe.ORDER, client_order_id=cid)
-        elif symbol is not None and not rest_wide:
-            fault = self.log.record(kind, elapsed, f"{route} {symbol}", Probe.BOOK, symbols=(symbol,))
-        else:
-            fault = self.log.record(kind, elapsed, route, Probe.REST)
-            same_route = None if rest_wide else route
-            self._pending_rest.append((fault, same_route, False))
-        return fault
-
-    def _observe(self, request: HttpRequest, route: str, result: HandlerResult) -> HandlerResult:
-        """A successful answer ends the REST-probed faults it satisfies (signed only, for clock skew)."""
-        if not self._pending_rest or not isinstance(result, HttpResponse) or not 200 <= result.status < 300:
-            return result
-        now = self.elapsed()
-        signed = self._vocab.is_signed(request)
-        keep: list[tuple[InjectedFault, str | None, bool]] = []
-        for fault, wanted_route, needs_signed in self._pending_rest:
-            ready = now > fault.end or (now == fault.end and fault.until is None)
-            if ready and wanted_route in (None, route) and (signed or not needs_signed):
-                self.log.rest_recovered[fault.seq] = now
-            else:
-                keep.append((fault, wanted_route, needs_signed))
-        self._pending_rest = keep
-        return result
 
     def _now_ms(self) -> int:
         if self._clock_ns is not None:
@@ -370,7 +330,7 @@ class FaultInjector:
             until = at + rule.duration if rule.duration else None
             self._skew_ns = round(rule.skew * 1e9)
             fault = self.log.record(rule.kind, at, f"server clock {rule.skew:+g}s", Probe.REST, until=until)
-            self._pending_rest.append((fault, None, True))
+            self._recorder.await_rest(fault, signed=True)
             if until is not None and self._nursery is not None:
                 self._nursery.start_soon(self._unskew, until)
         elif rule.kind in (FaultKind.WS_LATENCY, FaultKind.HTTP_LATENCY):
@@ -379,7 +339,7 @@ class FaultInjector:
             probe = Probe.BOOK if rule.kind is FaultKind.WS_LATENCY else Probe.REST
             state.window_fault = self.log.record(rule.kind, at, target, probe, until=state.window_until)
             if probe is Probe.REST:
-                self._pending_rest.append((state.window_fault, None, False))
+                self._recorder.await_rest(state.window_fault)
         else:
             state.armed += rule.count
 
@@ -418,4 +378,4 @@ class FaultInjector:
                     else:
                         self._terminated.add((link.id, end.topic))
                     topics = [end.topic]
-            self._record_link(rule.kind, at, link, topics)
+            self._recorder.record_link(rule.kind, at, link, topics)
