@@ -19,7 +19,7 @@ simulator's clock), so a test can set the clock to a documented timestamp and re
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable
 from decimal import Decimal
 from typing import Final, assert_never, final
 from urllib.parse import parse_qsl
@@ -40,7 +40,7 @@ from clobactors.exchanges.binance.face_streams import (
 )
 from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, WsApiSession, user_topic
 from clobactors.exchanges.binance.urls import WS_API_CONNECT_WEIGHT
-from clobactors.exchanges.binance_common.face_http import answer_rest, open_account, stream_request
+from clobactors.exchanges.binance_common.face_http import FaceAccounts, answer_rest, stream_request
 from clobactors.sim.config import derive_secret_text
 from clobactors.sim.engine import Engine
 from clobactors.sim.face_protocol import (
@@ -48,7 +48,6 @@ from clobactors.sim.face_protocol import (
     Output,
     RestRequest,
     RestResponse,
-    SimCredentials,
     WantedTopics,
     WsPolicy,
 )
@@ -68,7 +67,7 @@ _WS_API_PATH: Final = "/ws-api/v3"
 
 
 @final
-class BinanceFace:
+class BinanceFace(FaceAccounts[FaceCore]):
     """Binance spot over an :class:`Engine`; see the module docstring.
 
     ``seed`` makes generated API keys and listen keys reproducible; ``rate_limits`` are published in
@@ -101,33 +100,6 @@ class BinanceFace:
         self._last_second = -1
 
     # -- accounts ------------------------------------------------------------------------------------------
-
-    @property
-    def engine(self) -> Engine:
-        return self._core.engine
-
-    @property
-    def limits(self) -> Limits:
-        return self._core.limits
-
-    @property
-    def ws_policy(self) -> WsPolicy:
-        return self._ws_policy
-
-    def add_account(
-        self,
-        balances: Mapping[str, Decimal],
-        *,
-        account_id: str | None = None,
-        api_key: str | None = None,
-        secret: str | None = None,
-    ) -> SimCredentials:
-        """Open a funded account; missing ids and keys are derived from the seed and a counter."""
-        self._accounts_made += 1
-        return open_account(
-            self._core, self._seed, self._accounts_made, balances,
-            account_id=account_id, api_key=api_key, secret=secret,
-        )  # fmt: skip
 
     def deposit(self, account_id: str, asset: str, amount: Decimal, now_ns: int) -> None:
         """Credit an account; its user streams get ``balanceUpdate`` (user-data-stream.md § Balance Update)."""

@@ -30,9 +30,19 @@ from clobactors.exchanges.binance.face_user import Accounts, check_timing
 from clobactors.exchanges.binance.signing import API_KEY_HEADER, verify_request
 from clobactors.sim.config import derive_secret_text
 from clobactors.sim.engine import Engine
-from clobactors.sim.face_protocol import RestRequest, RestResponse, SimCredentials
+from clobactors.sim.face_protocol import RestRequest, RestResponse, SimCredentials, WsPolicy
 
-__all__ = ["FaceCoreLike", "Headers", "Route", "Security", "Weight", "answer_rest", "open_account", "stream_request"]
+__all__ = [
+    "FaceAccounts",
+    "FaceCoreLike",
+    "Headers",
+    "Route",
+    "Security",
+    "Weight",
+    "answer_rest",
+    "open_account",
+    "stream_request",
+]
 
 Headers = tuple[tuple[str, str], ...]
 Weight = Callable[[Mapping[str, str]], int]
@@ -159,6 +169,46 @@ def open_account(
     core.accounts.add(credentials)
     core.engine.add_account(account_id, balances)
     return credentials
+
+
+class FaceAccounts(Generic[CoreT]):
+    """What both Binance faces expose of their core the same way: engine, limits, WebSocket policy, accounts.
+
+    A base of the face classes (not a face on its own): they set ``_core``, ``_seed``, ``_ws_policy`` and
+    ``_accounts_made`` in ``__init__``.
+    """
+
+    _core: CoreT
+    _seed: int
+    _ws_policy: WsPolicy
+    _accounts_made: int
+
+    @property
+    def engine(self) -> Engine:
+        return self._core.engine
+
+    @property
+    def limits(self) -> Limits:
+        return self._core.limits
+
+    @property
+    def ws_policy(self) -> WsPolicy:
+        return self._ws_policy
+
+    def add_account(
+        self,
+        balances: Mapping[str, Decimal],
+        *,
+        account_id: str | None = None,
+        api_key: str | None = None,
+        secret: str | None = None,
+    ) -> SimCredentials:
+        """Open a funded account; missing ids and keys are derived from the seed and a counter."""
+        self._accounts_made += 1
+        return open_account(
+            self._core, self._seed, self._accounts_made, balances,
+            account_id=account_id, api_key=api_key, secret=secret,
+        )  # fmt: skip
 
 
 def stream_request(path: str, query: str) -> tuple[list[str], bool] | None:

@@ -22,7 +22,7 @@ listens, listen-key expiry, and the engine's next funding time, so funding is se
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable
 from decimal import Decimal
 from typing import Final, assert_never, final
 
@@ -32,7 +32,7 @@ from clobactors.exchanges.binance.face_limits import Limits
 from clobactors.exchanges.binance.face_streams import StreamSession, market_topic
 from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, user_topic
 from clobactors.exchanges.binance.wire_base import RateLimit
-from clobactors.exchanges.binance_common.face_http import answer_rest, open_account, stream_request
+from clobactors.exchanges.binance_common.face_http import FaceAccounts, answer_rest, stream_request
 from clobactors.exchanges.binance_usdm import wire
 from clobactors.exchanges.binance_usdm.face_convert import (
     account_update,
@@ -58,7 +58,6 @@ from clobactors.sim.face_protocol import (
     Output,
     RestRequest,
     RestResponse,
-    SimCredentials,
     WantedTopics,
     WsPolicy,
 )
@@ -77,7 +76,7 @@ _ZERO: Final = Decimal(0)
 
 
 @final
-class BinanceUsdmFace:
+class BinanceUsdmFace(FaceAccounts[UsdmCore]):
     """Binance USD-M over a perpetual :class:`Engine` (``Engine(..., perp=PerpSettings())``).
 
     ``seed`` makes generated API keys and listen keys reproducible; ``rate_limits`` are published in
@@ -114,34 +113,7 @@ class BinanceUsdmFace:
         self._last_top: dict[str, tuple[object, ...]] = {}
         self._accounts_made = 0
 
-    @property
-    def engine(self) -> Engine:
-        return self._core.engine
-
-    @property
-    def limits(self) -> Limits:
-        return self._core.limits
-
-    @property
-    def ws_policy(self) -> WsPolicy:
-        return self._ws_policy
-
     # -- accounts ------------------------------------------------------------------------------------------
-
-    def add_account(
-        self,
-        balances: Mapping[str, Decimal],
-        *,
-        account_id: str | None = None,
-        api_key: str | None = None,
-        secret: str | None = None,
-    ) -> SimCredentials:
-        """Open a funded futures account; missing ids and keys are derived from the seed and a counter."""
-        self._accounts_made += 1
-        return open_account(
-            self._core, self._seed, self._accounts_made, balances,
-            account_id=account_id, api_key=api_key, secret=secret,
-        )  # fmt: skip
 
     def deposit(self, account_id: str, asset: str, amount: Decimal, now_ns: int) -> None:
         """Credit an account; its user streams get ACCOUNT_UPDATE with reason DEPOSIT."""
