@@ -20,10 +20,10 @@ from clobactors.errors import ConfigError, ExchangeUnavailable, InsufficientBala
 from clobactors.exchanges.binance.symbols import SymbolTable
 from clobactors.exchanges.binance_usdm.codec import decode_user
 from clobactors.exchanges.binance_usdm.errors import map_error, parse_retry_after
+from clobactors.exchanges.binance_usdm.face_faults import BINANCE_USDM_VOCABULARY as VOCAB
 from clobactors.exchanges.standard import Control, ControlKind
 from clobactors.sim.fault_injector import FaultInjector
 from clobactors.sim.fault_vocab import BINANCE_VOCABULARY, VOCABULARIES, vocabulary_for
-from clobactors.sim.fault_vocab_binance_usdm import BINANCE_USDM_VOCABULARY as VOCAB
 from clobactors.sim.faults import FaultKind, FaultPlan, FaultRule, Probe
 from clobactors.sim.http_server import DropConnection, HandlerResult, HttpRequest, HttpResponse
 
