@@ -116,6 +116,11 @@ class _StampingStream(trio.abc.Stream):
         else:
             await trio.lowlevel.cancel_shielded_checkpoint()
 
+    @property
+    def socket(self) -> trio.socket.SocketType:
+        """Exposed as ``trio.SocketStream`` does, so the pool polls it (dead or writable) as in production."""
+        return self._inner.socket
+
     async def wait_send_all_might_not_block(self) -> None:
         await self._inner.wait_send_all_might_not_block()
 

@@ -84,6 +84,8 @@ class Priority(enum.IntEnum):
 
 
 _SERVE_ORDER: Final = tuple(sorted(Priority, reverse=True))
+#: Each priority's own queue and those served before it.
+_AHEAD: Final = {p: _SERVE_ORDER[: _SERVE_ORDER.index(p) + 1] for p in _SERVE_ORDER}
 
 
 @final
@@ -258,6 +260,11 @@ class RateLimiter:
     def try_acquire(self, cost: Cost, priority: Priority, now: float) -> Grant | Wait:
         """Grant at once if the request fits behind every queued waiter of its priority or higher."""
         now = self._tick(now)
+        if self._paused_until is None or now >= self._paused_until:
+            units = self._fits_now(cost, priority)
+            if units is not None:
+                self._grant(units, priority, now)
+                return Grant(now)
         units = self._freeze(cost, priority)
         reserved: dict[str, int] = {}
         for ahead in _SERVE_ORDER[: _SERVE_ORDER.index(priority) + 1]:
@@ -352,11 +359,40 @@ class RateLimiter:
 
     # -- internals -----------------------------------------------------------------------------------------
 
+    def _fits_now(self, cost: Cost, priority: Priority) -> tuple[tuple[str, int], ...] | None:
+        """The frozen cost when it fits now with nobody of its priority or higher queued, else ``None``.
+
+        The usual grant in one pass (~2 µs instead of ~6, ``bench/run.py order-overhead``); anything unusual
+        (a queue, a cost that does not fit, a malformed cost, an unknown pool or priority) answers ``None`` and
+        the full path decides, raising what it raises.
+        """
+        ahead = _AHEAD.get(priority)
+        if ahead is None:
+            return None
+        waiting = self._waiting
+        for queued in ahead:
+            if waiting[queued]:
+                return None
+        states = self._states
+        usable = self._usable
+        cancel = priority is Priority.CANCEL
+        frozen: list[tuple[str, int]] = []
+        for name, units in cost.items():
+            state = states.get(name)
+            if state is None or units.__class__ is not int or units < 0:
+                return None
+            if state.used + units > (state.spec.limit if cancel else usable[name]):
+                return None
+            if units:
+                frozen.append((name, units))
+        return tuple(frozen)
+
     def _tick(self, now: float) -> float:
         """Roll every window forward to ``now``; time never runs backwards (a stale ``now`` is clamped)."""
-        if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
-            raise ConfigError(f"now must be a finite number of seconds, got {now!r}")
-        now = max(float(now), self._now)
+        if now.__class__ is not float or not now >= self._now or not math.isfinite(now):
+            if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+                raise ConfigError(f"now must be a finite number of seconds, got {now!r}")
+            now = max(float(now), self._now)
         self._now = now
         for state in self._states.values():
             state.advance(now)

@@ -44,7 +44,7 @@ from clobactors.model import TERMINAL_STATUSES, ZERO, OrderStatus, PositionSide
 from clobactors.order_tracker import OrderTracker
 from clobactors.orders import Change, TrackedOrder
 
-__all__ = ["AccountBook"]
+__all__ = ["AccountBook", "HeldEvents"]
 
 logger: Final = logging.getLogger(__name__)
 
@@ -116,7 +116,17 @@ class AccountBook:
         """Start tracking one of our orders before its request leaves (publishing its pending state)."""
         changes = self.tracker.track(order)
         first = [self._snapshot(ctx, order)] if publish else []
-        await self._emit(ctx, *first, *self._events(ctx, changes), eager=True)
+        await self._emit(ctx, *first, *self._events(ctx, changes))
+
+    async def track_held(self, ctx: Context, order: TrackedOrder) -> HeldEvents:
+        """:meth:`track`, but its events keep their place in the publishing order and go out on
+        :meth:`HeldEvents.release`: the order path writes its request first (``bench/run.py order-overhead``)."""
+        changes = self.tracker.track(order)
+        return await self._hold(ctx, (self._snapshot(ctx, order), *self._events(ctx, changes)))
+
+    async def publish_held(self, ctx: Context, changes: Iterable[Change]) -> HeldEvents:
+        """:meth:`publish`, held as :meth:`track_held` holds (a cancel's ``pending_cancel``)."""
+        return await self._hold(ctx, tuple(self._events(ctx, changes)))
 
     async def apply(self, ctx: Context, events: Iterable[AccountEvent]) -> None:
         """Merge one batch of reports from any source (a REST answer, a stream frame); publish what changed.
@@ -266,14 +276,9 @@ class AccountBook:
             ),
         )
 
-    async def publish(
-        self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None, *, eager: bool = False
-    ) -> None:
-        """Publish the canonical events for ``changes`` that changed something; log anomalies.
-
-        ``eager`` is for a caller whose request leaves next (see :meth:`Bus.publish`).
-        """
-        await self._emit(ctx, *self._events(ctx, changes, report), eager=eager)
+    async def publish(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> None:
+        """Publish the canonical events for ``changes`` that changed something; log anomalies."""
+        await self._emit(ctx, *self._events(ctx, changes, report))
 
     def _events(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> list[AccountEvent]:
         """The events ``changes`` publish, with each order's snapshot taken now (see :meth:`_emit`)."""
@@ -341,7 +346,7 @@ class AccountBook:
     def _snapshot(ctx: Context, order: TrackedOrder, ts_exchange: int = 0) -> OrderUpdate:
         return order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns())
 
-    async def _emit(self, ctx: Context, *events: AccountEvent | OrderOutcomeUnknown, eager: bool = False) -> None:
+    async def _emit(self, ctx: Context, *events: AccountEvent | OrderOutcomeUnknown) -> None:
         """Publish ``events`` after every batch whose changes were made before theirs.
 
         Each snapshot is taken when its change is made, but publishing may wait (the bus checkpoints, and a
@@ -351,22 +356,28 @@ class AccountBook:
         ``unknown`` while the order is cancelled), and nothing would ever correct it. Callers build their batch
         and call this with no checkpoint after the change; the lock is FIFO and its queue is joined without a
         checkpoint, so batches go out in the order their changes were made.
+        """
+        if events:
+            await (await self._hold(ctx, events)).release(ctx)
+
+    async def _hold(self, ctx: Context, events: tuple[AccountEvent | OrderOutcomeUnknown, ...]) -> HeldEvents:
+        """Take the batch's place in the publishing order (see :meth:`_emit`); publish on release.
 
         A free lock is taken without the yield ``Lock.acquire`` makes after taking it (~5 µs on the order path
-        before its request leaves): a free trio lock has no waiters, so this cannot overtake anyone. ``eager``
-        publishes with :meth:`Bus.publish`'s ``eager`` (for the order path, whose request leaves next).
+        before its request leaves): a free trio lock has no waiters, so this cannot overtake anyone.
         """
-        if not events:
-            return
         await trio.lowlevel.checkpoint_if_cancelled()
         try:
             self._emitting.acquire_nowait()
         except trio.WouldBlock:
             await self._emitting.acquire()
+        return HeldEvents(self, events)
+
+    async def _publish_in_place(self, ctx: Context, events: tuple[AccountEvent | OrderOutcomeUnknown, ...]) -> None:
         try:
             for event in events:
                 self._published += 1
-                await ctx.bus.publish(event, eager=eager)
+                await ctx.bus.publish(event)
         finally:
             self._emitting.release()
 
@@ -379,3 +390,25 @@ class AccountBook:
             old = self._terminal.popleft()
             self._retained.discard(old)
             self.tracker.forget(old)
+
+
+@final
+@attrs.define(eq=False)
+class HeldEvents:
+    """A batch whose changes are made and whose place in the publishing order is taken (the account book's
+    lock is held by the task that made it): :meth:`release` publishes it, in that same task, exactly once.
+
+    Other publishers of the account wait meanwhile, so hold only across work that does not wait on the
+    exchange (writing a request on an idle connection).
+    """
+
+    _book: AccountBook
+    _events: tuple[AccountEvent | OrderOutcomeUnknown, ...]
+    _released: bool = False
+
+    async def release(self, ctx: Context) -> None:
+        """Publish the batch and give up its place (also when cancelled meanwhile: the place is freed)."""
+        if self._released:
+            raise RuntimeError("held events released twice")
+        self._released = True
+        await self._book._publish_in_place(ctx, self._events)

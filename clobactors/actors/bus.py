@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Mapping
-from typing import Final, final
+from typing import final
 
 import attrs
 import trio
@@ -45,9 +45,6 @@ from clobactors.messages import (
     conflation_key,
     merge_market,
 )
-
-#: :meth:`Bus.publish` with ``eager=True`` yields to the scheduler once per this many calls (see there).
-_EAGER_YIELD_EVERY: Final = 16
 
 __all__ = ["Bus", "BusStatistics", "SubscriberStatistics", "Subscription", "topic_for"]
 
@@ -264,7 +261,6 @@ class Bus:
     _routes: dict[str, tuple[Subscription, ...]] = attrs.field(init=False, factory=dict, repr=False)
     _published: dict[str, int] = attrs.field(init=False, factory=dict, repr=False)
     _closed: bool = attrs.field(init=False, default=False)
-    _unyielded: int = attrs.field(init=False, default=0, repr=False)
 
     def __attrs_post_init__(self) -> None:
         _check_budgets(self.market_capacity, self.reliable_capacity, self.lag_high_water)
@@ -300,29 +296,13 @@ class Bus:
         for sub in self._route(topic or topic_for(event)):
             sub._offer_market(event)
 
-    async def publish(self, event: Event, *, topic: str | None = None, eager: bool = False) -> None:
+    async def publish(self, event: Event, *, topic: str | None = None) -> None:
         """Publish any event, routed by family: market data as :meth:`publish_nowait`, others never dropped.
 
         Account and lifecycle events wait for room at each subscriber in turn. If the publisher is
         cancelled while waiting, subscribers earlier in the list have the event and later ones do not.
-
-        ``eager=True`` is for a publisher about to do something more urgent (the order path publishes an
-        order's pending state just before writing its request, ``bench/run.py order-overhead``): the call is
-        still a cancel point, but it yields to the scheduler only once every :data:`_EAGER_YIELD_EVERY` such
-        calls (or when a full subscriber makes it wait), saving the ~5 µs a full checkpoint costs. Trio's
-        checkpoint rule still holds where it matters: a cancelled publisher stops here, and a task publishing
-        eagerly in a loop still lets every other task run at least once per :data:`_EAGER_YIELD_EVERY`
-        events. Subscribers then run a little later than usual, which is why this is opt-in: the default
-        full checkpoint keeps the usual order (subscribers see an event before its publisher moves on).
         """
-        if not eager:
-            await trio.lowlevel.checkpoint()
-        else:
-            await trio.lowlevel.checkpoint_if_cancelled()
-            self._unyielded += 1
-            if self._unyielded >= _EAGER_YIELD_EVERY:
-                self._unyielded = 0
-                await trio.lowlevel.cancel_shielded_checkpoint()
+        await trio.lowlevel.checkpoint()
         if isinstance(event, MARKET_TYPES):
             self.publish_nowait(event, topic=topic)
             return

@@ -105,15 +105,25 @@ class Cancellation:
         if order.is_terminal:
             request.reply(order.to_update())
             return
-        await self.book.publish(ctx, [order.request_cancel()], eager=True)  # its request leaves next
+        held = await self.book.publish_held(ctx, [order.request_cancel()])  # published once the request left
         pending: PendingRest | None = None
         try:
-            spec = self.link.dialect.cancel_order_request(
-                self._request(order), self.link.instrument(order.instrument), self.link.credentials, self.link.now_ms()
-            )
-            pending = await self.link.try_send(ctx, spec, Priority.CANCEL)
-        except ClobactorsError:
-            pass  # nothing was sent: the task's regular path meets the same error and reports it
+            try:
+                spec = self.link.dialect.cancel_order_request(
+                    self._request(order),
+                    self.link.instrument(order.instrument),
+                    self.link.credentials,
+                    self.link.now_ms(),
+                )
+                pending = await self.link.try_send(ctx, spec, Priority.CANCEL)
+            except ClobactorsError:
+                pass  # nothing was sent: the task's regular path meets the same error and reports it
+            finally:
+                await held.release(ctx)
+        except BaseException:
+            if pending is not None:  # the request left: its answer (and its slot) is owed to a task
+                nursery.start_soon(answer, request, lambda: self._cancel_tracked(ctx, order, pending))
+            raise
         if pending is not None:
             self._inline += 1
         nursery.start_soon(answer, request, lambda: self._cancel_tracked(ctx, order, pending))

@@ -1,7 +1,9 @@
 """Placing orders: client order id, local rule check, tracking, then the create request and its answer.
 
-The order is tracked (and published ``pending_create``) before its request leaves, so a lost answer can
-still be resolved by its client order id. :meth:`Placement.place_now` runs in the order manager's own task:
+The order is tracked before its request leaves, so a lost answer can still be resolved by its client order
+id; on the inline path its ``pending_create`` is published just after the request left, in its place in the
+account's publishing order (:meth:`AccountBook.track_held`), so nothing of the exchange's about it can be
+published first. :meth:`Placement.place_now` runs in the order manager's own task:
 when the rate gate grants at once and a kept-alive connection is idle the request is written there (no task
 switch before the wire, ``bench/run.py order-overhead``) and only the wait for its answer gets a task, so a
 cancel never waits behind a slow placement. Otherwise the task sends too, through :meth:`ExchangeLink.rest`.
@@ -78,21 +80,32 @@ class Placement:
         """
         try:
             order, command, instrument = await self._prepare(ctx, command)
+            held = await self.book.track_held(ctx, order)
         except LocalProtocolError as exc:
             request.fail(exc)
             raise  # our bug: crash, as answer() does
         except ClobactorsError as exc:
             request.fail(exc)
             return
+        self._placed += 1
         settled = self._settling(order)
         pending: PendingRest | None = None
         try:
-            spec = self.link.dialect.place_order_request(command, instrument, self.link.credentials, self.link.now_ms())
-            pending = await self.link.try_send(ctx, spec, Priority.ORDER)
-        except ClobactorsError:
-            pass  # nothing was sent: the task's regular path meets the same error and reports it
+            try:
+                spec = self.link.dialect.place_order_request(
+                    command, instrument, self.link.credentials, self.link.now_ms()
+                )
+                pending = await self.link.try_send(ctx, spec, Priority.ORDER)
+            except ClobactorsError:
+                pass  # nothing was sent: the task's regular path meets the same error and reports it
+            finally:
+                await held.release(ctx)  # pending_create, published once the request has left
         except BaseException:
-            self._settled(order, settled)
+            if pending is None:
+                self._settled(order, settled)
+                raise
+            # The request left: its answer (and the slot it holds) is still owed to the task below.
+            nursery.start_soon(answer, request, lambda: self._send(ctx, order, command, instrument, pending))
             raise
         if pending is not None:
             self._inline += 1
@@ -101,11 +114,15 @@ class Placement:
     async def place(self, ctx: Context, command: PlaceOrder) -> OrderUpdate:
         """Place ``command`` entirely in the caller's task; the order's state once the exchange answered."""
         order, command, instrument = await self._prepare(ctx, command)
+        await self.book.track(ctx, order)
+        self._placed += 1
         self._settling(order)
         return await self._send(ctx, order, command, instrument, None)
 
     async def _prepare(self, ctx: Context, command: PlaceOrder) -> tuple[TrackedOrder, PlaceOrder, Instrument]:
-        """Assign the client order id, check the rules locally and track the order (published pending)."""
+        """Assign the client order id and check the rules locally; the caller tracks the order (pending).
+
+        An order the rules refuse is tracked and published rejected here, and its violation raised."""
         check_exchange(self.name, self.link, command)
         rules = self.link.rules(command.instrument)
         assert self.ids is not None, "the order manager sets ids when it starts"
@@ -139,8 +156,6 @@ class Placement:
             await self.book.track(ctx, order, publish=False)
             await self.book.publish(ctx, [order.reject_locally(str(violation))])
             raise violation
-        await self.book.track(ctx, order)
-        self._placed += 1
         return order, command, rules.instrument
 
     def _settling(self, order: TrackedOrder) -> trio.Event:

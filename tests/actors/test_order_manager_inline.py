@@ -10,11 +10,15 @@ import pytest
 import trio
 import trio.testing
 
+from clobactors.actors.actor import Context
 from clobactors.actors.bus import Bus
+from clobactors.actors.exchange import ExchangeLink
 from clobactors.actors.order_manager import Reconcile
 from clobactors.errors import RateLimited
+from clobactors.httpspec import HttpRequestSpec
 from clobactors.messages import Event, OrderOutcomeUnknown, OrderUpdate
 from clobactors.model import OrderStatus
+from clobactors.ratelimit import Priority
 from tests.actors.fake_exchange import FakeExchange, Fault
 from tests.actors.test_order_manager import open_manager, statuses
 
@@ -114,11 +118,11 @@ async def test_a_stream_report_never_overtakes_the_lost_cancel_answers_update(
     publish = Bus.publish
     held, release = trio.Event(), trio.Event()
 
-    async def slow_for_unknown(self: Bus, event: Event, *, topic: str | None = None, eager: bool = False) -> None:
+    async def slow_for_unknown(self: Bus, event: Event, *, topic: str | None = None) -> None:
         if isinstance(event, OrderUpdate) and event.status is S.UNKNOWN and not release.is_set():
             held.set()
             await release.wait()
-        await publish(self, event, topic=topic, eager=eager)
+        await publish(self, event, topic=topic)
 
     monkeypatch.setattr(Bus, "publish", slow_for_unknown)
     async with open_manager(exchange) as h:
@@ -137,3 +141,44 @@ async def test_a_stream_report_never_overtakes_the_lost_cancel_answers_update(
         assert [type(e) for e in events] == [OrderUpdate, OrderUpdate, OrderOutcomeUnknown, OrderUpdate]
         assert await h.open_orders() == {}
         assert exchange.requests("GET", "/order") == []  # known cancelled: nothing to resolve
+
+
+async def test_pending_create_is_published_once_its_request_left(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inline path writes first and publishes ``pending_create`` right after, still first for the order."""
+    exchange = FakeExchange()
+    seen_when_sent: list[list[Event]] = []
+    try_send = ExchangeLink.try_send
+
+    async def watching(self: ExchangeLink, ctx: Context, spec: HttpRequestSpec, priority: Priority) -> object:
+        pending = await try_send(self, ctx, spec, priority)
+        seen_when_sent.append(h.drain())
+        return pending
+
+    monkeypatch.setattr(ExchangeLink, "try_send", watching)
+    async with open_manager(exchange) as h:
+        placed = await h.place("1", "100")
+        assert h.manager.statistics().placed_inline == 1
+        assert seen_when_sent == [[]]  # the request had left before anything was published
+        assert statuses(h.drain(), placed.client_order_id) == [S.PENDING_CREATE, S.OPEN]
+
+
+async def test_held_events_keep_their_place_in_the_publishing_order(autojump_clock: trio.testing.MockClock) -> None:
+    """While a batch is held (its request being written), a later change of the same order waits behind it."""
+    async with open_manager(FakeExchange()) as h:
+        placed = await h.place("1", "100")
+        cid = placed.client_order_id
+        h.drain()
+        book = h.manager._book
+        order = book.tracker.get(cid)
+        assert order is not None
+        held = await book.publish_held(h.ctx, [order.request_cancel()])
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(book.apply, h.ctx, [msgspec.structs.replace(placed, status=S.CANCELLED)])
+            await trio.testing.wait_all_tasks_blocked()
+            assert h.drain() == []  # the stream's change is made, but waits for the held batch
+            await held.release(h.ctx)
+        assert statuses(h.drain(), cid) == [S.PENDING_CANCEL, S.CANCELLED]
+        with pytest.raises(RuntimeError):
+            await held.release(h.ctx)

@@ -2,7 +2,7 @@
 
 Signed REST requests (rest-api.md § SIGNED (TRADE and USER_DATA) Endpoint security): the parameters in the
 documented order, then ``recvWindow`` and ``timestamp``, then ``signature`` =
-:func:`~clobactors.exchanges.binance.signing.hmac_sha256_hex` over exactly
+:meth:`Credentials.sign() <clobactors.exchanges.binance.signing.Credentials.sign>` (HMAC-SHA256, hex) over exactly
 :meth:`HttpRequestSpec.query_string() <clobactors.httpspec.HttpRequestSpec.query_string>` without it, so the
 signed bytes are the sent bytes. Everything goes in the query string (no body), with ``X-MBX-APIKEY``.
 Decimals are written in plain notation (``format(d, "f")``: never a float, never an exponent).
@@ -89,7 +89,7 @@ def signed(
         pairs.append(("recvWindow", str(recv_window)))
     pairs.append(("timestamp", str(now_ms)))
     unsigned = encode_query(pairs)  # never empty: it ends with the timestamp
-    signature = signing.hmac_sha256_hex(credentials.secret, unsigned)
+    signature = credentials.sign(unsigned)
     pairs.append(("signature", signature))
     sent = tuple(pairs)
     remember_query(sent, f"{unsigned}&{encode_query(pairs[-1:])}")  # the transport sends it as is

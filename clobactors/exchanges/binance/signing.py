@@ -80,10 +80,20 @@ class Credentials:
 
     api_key: str = attrs.field(repr=_mask)
     secret: str = attrs.field(repr=False)
+    #: HMAC-SHA256 already keyed with the secret: each signature copies it instead of keying afresh, which
+    #: costs ~7 µs on the order path with cold caches (``bench/run.py order-overhead``) against ~1 µs.
+    _keyed: hmac.HMAC = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.api_key or not self.secret:
             raise ConfigError("Binance credentials need a non-empty api_key and secret")
+        object.__setattr__(self, "_keyed", hmac.new(self.secret.encode(), digestmod=hashlib.sha256))
+
+    def sign(self, payload: str) -> str:
+        """Lowercase hex HMAC-SHA256 of ``payload`` (UTF-8) keyed with the secret (= ``hmac_sha256_hex``)."""
+        keyed = self._keyed.copy()
+        keyed.update(payload.encode())
+        return keyed.hexdigest()
 
 
 @final
@@ -103,6 +113,8 @@ def format_value(value: object) -> str:
 
     A float, NaN or any other type is a bug on our side and raises :class:`LocalProtocolError`.
     """
+    if type(value) is str:  # the usual parameter first: every order formats about eight
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -164,7 +176,8 @@ def sign_request(
     in_body: bool = False,
 ) -> SignedRequest:
     """Sign a REST request; the params go in the query string, or in the form body when ``in_body``."""
-    signed = signed_query(params, credentials.secret, timestamp=timestamp, recv_window=recv_window)
+    payload = encode_params(_with_timing(params, timestamp, recv_window))
+    signed = f"{payload}&{_SIGNATURE}={credentials.sign(payload)}"
     headers = ((API_KEY_HEADER, credentials.api_key),)
     if in_body:
         return SignedRequest(query="", body=signed, headers=headers)
@@ -228,7 +241,7 @@ def sign_ws_params(
         name: format_value(value) if isinstance(value, Decimal) else value for name, value in pairs
     }
     out["apiKey"] = credentials.api_key
-    out[_SIGNATURE] = hmac_sha256_hex(credentials.secret, ws_signature_payload(out))
+    out[_SIGNATURE] = credentials.sign(ws_signature_payload(out))
     return out
 
 
