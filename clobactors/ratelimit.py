@@ -257,14 +257,30 @@ class RateLimiter:
         waiting = self._waiting
         return any(waiting[p] for p in _SERVE_ORDER[: _SERVE_ORDER.index(priority) + 1])
 
+    def grant_now(self, cost: Cost, priority: Priority, now: float) -> float | None:
+        """The grant time when nobody of ``priority`` or higher is queued, no pause holds and the cost fits;
+        else change nothing and answer ``None`` (the caller queues). The uncontended case of
+        :meth:`try_acquire` in one pass, without its answer objects: the order path's grant
+        (``bench/run.py order-overhead``)."""
+        now = self._tick(now)
+        if self._paused_until is not None and now < self._paused_until:
+            return None
+        units = self._fits_now(cost, priority)
+        if units is None:
+            return None
+        self._grant(units, priority, now)
+        return now
+
+    def check_cost(self, cost: Cost, priority: Priority) -> None:
+        """ConfigError if ``cost`` names an unknown pool, is malformed, or can never fit at ``priority``."""
+        self._freeze(cost, priority)
+
     def try_acquire(self, cost: Cost, priority: Priority, now: float) -> Grant | Wait:
         """Grant at once if the request fits behind every queued waiter of its priority or higher."""
-        now = self._tick(now)
-        if self._paused_until is None or now >= self._paused_until:
-            units = self._fits_now(cost, priority)
-            if units is not None:
-                self._grant(units, priority, now)
-                return Grant(now)
+        at = self.grant_now(cost, priority, now)
+        if at is not None:
+            return Grant(at)
+        now = self._now
         units = self._freeze(cost, priority)
         reserved: dict[str, int] = {}
         for ahead in _SERVE_ORDER[: _SERVE_ORDER.index(priority) + 1]:

@@ -25,7 +25,7 @@ from typing import final
 import attrs
 import trio
 
-from clobactors.ratelimit import Cost, Grant, Priority, RateLimiter
+from clobactors.ratelimit import Cost, Priority, RateLimiter
 
 __all__ = ["RateGate"]
 
@@ -47,12 +47,13 @@ class RateGate:
 
         A cost that can never fit raises ConfigError, as the actor would answer.
         """
-        if any(self._in_flight[priority:]) or self.limiter.has_waiters(priority):
+        if any(self._in_flight[priority:]):
             return None
-        result = self.limiter.try_acquire(cost, priority, trio.current_time())
-        if isinstance(result, Grant):
+        at = self.limiter.grant_now(cost, priority, trio.current_time())  # nobody of priority or higher queued
+        if at is not None:
             self._immediate += 1
-            return result.at
+            return at
+        self.limiter.check_cost(cost, priority)
         return None
 
     def contend(self, priority: Priority) -> None:

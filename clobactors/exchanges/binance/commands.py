@@ -84,15 +84,15 @@ def signed(
     recv_window: int | None,
 ) -> HttpRequestSpec:
     """A signed request: params, ``recvWindow`` (when set), ``timestamp``, then ``signature`` last."""
-    pairs = [(name, signing.format_value(value)) for name, value in params]
+    pairs = [(name, value if value.__class__ is str else signing.format_value(value)) for name, value in params]
     if recv_window is not None:
         pairs.append(("recvWindow", str(recv_window)))
     pairs.append(("timestamp", str(now_ms)))
     unsigned = encode_query(pairs)  # never empty: it ends with the timestamp
-    signature = credentials.sign(unsigned)
+    signature = credentials.sign(unsigned)  # lowercase hex: nothing in it to percent-encode
     pairs.append(("signature", signature))
     sent = tuple(pairs)
-    remember_query(sent, f"{unsigned}&{encode_query(pairs[-1:])}")  # the transport sends it as is
+    remember_query(sent, f"{unsigned}&signature={signature}")  # the transport sends it as is
     return HttpRequestSpec(
         method=method,
         path=path,
