@@ -261,8 +261,8 @@ class TrackedOrder:
 
     def to_update(self, *, ts_exchange: int = 0, ts_recv: int = 0) -> OrderUpdate:
         """The canonical event describing this order now, for the bus."""
-        complete = self._fill_total == self.filled_size
-        avg = self.avg_fill_price if complete else (self._reported_avg_price or self.avg_fill_price)
+        filled = self.filled_size
+        avg = self.avg_fill_price if self._fill_total == filled else (self._reported_avg_price or self.avg_fill_price)
         return OrderUpdate(
             exchange=self.exchange,
             instrument=self.instrument,
@@ -276,7 +276,7 @@ class TrackedOrder:
             time_in_force=self.time_in_force,
             price=self.price,
             size=self.size,
-            filled_size=self.filled_size,
+            filled_size=filled,
             avg_fill_price=avg,
             reduce_only=self.reduce_only,
             position_side=self.position_side,
