@@ -18,7 +18,7 @@ import enum
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import msgspec
@@ -36,7 +36,7 @@ from clobactors.errors import (
     RateLimited,
     UnknownOrder,
 )
-from clobactors.exchanges.standard import ExchangeInfo, UserStreamAuth
+from clobactors.exchanges.standard import ExchangeInfo, SpotDialect, UserStreamAuth
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
     AccountEvent,
@@ -469,11 +469,11 @@ class FakeExchange:
                 order.type = params["type"]
                 return self._ok(order)
             case "DELETE", "/order":
-                order = self._visible(params["cid"])
-                if order is None or order.status not in ("open", "partially_filled"):
+                visible = self._visible(params["cid"])
+                if visible is None or visible.status not in ("open", "partially_filled"):
                     return self._error(404, "unknown", "unknown order")
-                order.status, order.ts = "cancelled", self.server_ms()
-                return self._ok(order)
+                visible.status, visible.ts = "cancelled", self.server_ms()
+                return self._ok(visible)
             case "DELETE", "/orders":
                 live = [o for o in self.orders.values() if o.status in ("open", "partially_filled")]
                 if not live:
@@ -483,11 +483,11 @@ class FakeExchange:
                 return self._ok(live)
             case "GET", "/order":
                 if "oid" in params:
-                    order = next((o for o in self.orders.values() if o.oid == params["oid"]), None)
-                    order = None if order is None else self._visible(order.cid)
+                    by_oid = next((o for o in self.orders.values() if o.oid == params["oid"]), None)
+                    queried = None if by_oid is None else self._visible(by_oid.cid)
                 else:
-                    order = self._visible(params["cid"])
-                return self._error(404, "unknown", "unknown order") if order is None else self._ok(order)
+                    queried = self._visible(params["cid"])
+                return self._error(404, "unknown", "unknown order") if queried is None else self._ok(queried)
             case "GET", "/open":
                 return self._ok([o for o in self.orders.values() if o.status in ("open", "partially_filled")])
             case "GET", "/fills":
@@ -516,7 +516,7 @@ async def open_fake_link(
         async with http:
             yield ExchangeLink(
                 name=NAME,
-                dialect=FakeDialect(),
+                dialect=cast("SpotDialect[Any]", FakeDialect()),  # the REST half: no stream is opened here
                 http=http,
                 credentials="secret-key",
                 rate_limiter=rate_limiter,
