@@ -31,7 +31,15 @@ from registry import BENCHMARKS, Entry, Settings, Table, format_table
 BENCH_DIR: Final = Path(__file__).resolve().parent
 RESULTS_DIR: Final = BENCH_DIR / "results"
 #: Benchmark modules, imported in this order (which is the order of the table).
-MODULES: Final = ("bench_book", "bench_peers", "bench_runtime", "bench_orders", "bench_loopback", "bench_scale")
+MODULES: Final = (
+    "bench_book",
+    "bench_peers",
+    "bench_runtime",
+    "bench_orders",
+    "bench_order_stages",
+    "bench_loopback",
+    "bench_scale",
+)
 _PACKAGES: Final = ("trio", "msgspec", "httpx", "trio-websocket", "sortedcontainers", "order-book", "ccxt")
 
 
