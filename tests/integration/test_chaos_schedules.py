@@ -25,14 +25,15 @@ class FaultSchedule(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = 8.0
-        self.rules: list[FaultRule] = []
+        # Not ``self.rules``: RuleBasedStateMachine keeps its own rule list under that name.
+        self.faults: list[FaultRule] = []
         self.checks: list[tuple[float, float]] = []
         self.half_open = False
 
     @rule(kind=st.sampled_from(sorted(FaultKind)), gap=st.floats(0.5, 6.0))
     def inject(self, kind: FaultKind, gap: float) -> None:
         self.now += gap
-        self.rules.append(FaultRule.default(kind, round(self.now, 3)))
+        self.faults.append(FaultRule.default(kind, round(self.now, 3)))
         self.half_open |= kind is FaultKind.WS_HALF_OPEN
 
     @rule(seconds=st.floats(1.0, 15.0))
@@ -55,7 +56,7 @@ class FaultSchedule(RuleBasedStateMachine):
 
     async def _play(self) -> None:
         with trio.fail_after(3600):
-            async with open_chaos(FaultPlan(rules=tuple(self.rules), seed=5), seed=3) as chaos:
+            async with open_chaos(FaultPlan(rules=tuple(self.faults), seed=5), seed=3) as chaos:
                 for at, settle in self.checks:
                     await trio.sleep_until(chaos.injector.t0 + at)
                     point = await chaos.quiet_point(settle=settle)

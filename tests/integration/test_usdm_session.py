@@ -16,14 +16,14 @@ import pytest
 import trio
 import trio.testing
 
-from clobactors.actors.bus import Bus
+from clobactors.actors.bus import Bus, Subscription
 from clobactors.actors.order_messages import ClosePosition, GetPositions
 from clobactors.actors.session import Session, open_session
 from clobactors.config import Environment, ExchangeConfig, SessionConfig
 from clobactors.demo import run_demo
 from clobactors.errors import ConfigError, ExchangeError
 from clobactors.exchanges import get_credentials
-from clobactors.messages import MarkPrice, OrderUpdate, PlaceOrder, Position, SetLeverage, SetPositionMode
+from clobactors.messages import Event, MarkPrice, OrderUpdate, PlaceOrder, Position, SetLeverage, SetPositionMode
 from clobactors.model import MarginType, OrderType, PositionMode, PositionSide, Side
 from clobactors.sim.server import Simulator, open_simulator
 
@@ -47,11 +47,11 @@ async def usdm_session(sim: Simulator, bus: Bus) -> AsyncIterator[Session]:
         yield session
 
 
-def drain(channel: trio.abc.ReceiveChannel[object]) -> list[object]:
-    out: list[object] = []
+def drain(sub: Subscription) -> list[Event]:
+    out: list[Event] = []
     while True:
         try:
-            out.append(channel.receive_nowait())
+            out.append(sub.receive_nowait())
         except (trio.WouldBlock, trio.EndOfChannel):
             return out
 
@@ -64,9 +64,11 @@ async def test_perp_commands_positions_and_reduce_only(autojump_clock: trio.test
             market = bus.subscribe(f"market.{EX}.{BTC}", name="market", market_capacity=100_000)
             async with usdm_session(sim, bus) as s:
                 orders = s.names(EX).orders
+                perps = sim.engine.perps
+                assert perps is not None  # a USD-M simulator always has its perpetual engine
                 leverage = SetLeverage(exchange=EX, instrument=BTC, leverage=5, margin_type=MarginType.ISOLATED)
                 assert await s.ask(orders, leverage) == 5
-                info = sim.engine.perps.position(sim.account_id, "BTCUSDT")
+                info = perps.position(sim.account_id, "BTCUSDT")
                 assert info.leverage == 5 and info.margin_type is MarginType.ISOLATED
                 for mode in (PositionMode.HEDGE, PositionMode.ONE_WAY):
                     assert await s.ask(orders, SetPositionMode(exchange=EX, mode=mode)) is mode
@@ -81,9 +83,11 @@ async def test_perp_commands_positions_and_reduce_only(autojump_clock: trio.test
                 update = await s.ask(orders, buy)
                 assert isinstance(update, OrderUpdate)
                 await trio.sleep(1)
-                engine = sim.engine.perps.position(sim.account_id, "BTCUSDT")
+                engine = perps.position(sim.account_id, "BTCUSDT")
                 assert engine.size == D("0.05")
-                (view,) = await s.ask(orders, GetPositions(instrument=BTC))  # type: ignore[misc]
+                positions = await s.ask(orders, GetPositions(instrument=BTC))
+                assert isinstance(positions, tuple)
+                (view,) = positions
                 assert isinstance(view, Position)
                 assert (view.size, view.entry_price) == (engine.size, engine.entry_price)
                 published = [e for e in drain(seen) if isinstance(e, Position)]
@@ -92,13 +96,13 @@ async def test_perp_commands_positions_and_reduce_only(autojump_clock: trio.test
                 # A MARKET close may take only the liquidity the book has: close again until flat, never
                 # flipping the position (reduce-only).
                 for _ in range(10):
-                    if sim.engine.perps.position(sim.account_id, "BTCUSDT").size == 0:
+                    if perps.position(sim.account_id, "BTCUSDT").size == 0:
                         break
                     closed = await s.ask(orders, ClosePosition(instrument=BTC))
                     assert isinstance(closed, OrderUpdate) and closed.reduce_only and closed.side is Side.SELL
                     await trio.sleep(2)
-                    assert sim.engine.perps.position(sim.account_id, "BTCUSDT").size >= 0
-                assert sim.engine.perps.position(sim.account_id, "BTCUSDT").size == 0
+                    assert perps.position(sim.account_id, "BTCUSDT").size >= 0
+                assert perps.position(sim.account_id, "BTCUSDT").size == 0
                 assert await s.ask(orders, GetPositions()) == ()
                 published = [e for e in drain(seen) if isinstance(e, Position)]
                 assert published and published[-1].size == 0

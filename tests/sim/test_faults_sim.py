@@ -10,6 +10,7 @@ import trio.testing
 
 from clobactors.errors import ConnectionLost, TransportError
 from clobactors.exchanges import get_credentials, get_dialect
+from clobactors.exchanges.binance import Credentials
 from clobactors.messages import PlaceOrder
 from clobactors.model import Instrument, OrderType, Side
 from clobactors.sim.fault_injector import FaultInjector
@@ -50,7 +51,10 @@ async def test_half_open_socket_is_silent_and_answers_no_ping(autojump_clock: tr
                     await read_until_lost()
                 assert 0.0 < last < injector.t0 + 10.0  # trades flowed, then nothing
                 assert trio.current_time() == pytest.approx(30.0 + 5.0, abs=0.01)  # the first unanswered ping
-            assert injector.disturbed  # the server has not noticed yet: its own pong deadline is 60 s
+            # A local, not ``assert injector.disturbed``: mypy would keep the property narrowed to True across
+            # the sleep and call the assertion after it unreachable.
+            disturbed = injector.disturbed
+            assert disturbed  # the server has not noticed yet: its own pong deadline is 60 s
             await trio.sleep(60.0)
             assert not injector.disturbed  # the server's heartbeat gave up on the silent peer and reset it
             (fault,) = injector.log.faults
@@ -100,6 +104,7 @@ async def test_lost_ack_executes_then_drops_the_answer(autojump_clock: trio.test
             dialect = get_dialect("binance", environment="testnet")
             dialect.register_instruments([BTC])
             creds = get_credentials("binance", {"api_key": sim.api_key, "api_secret": sim.api_secret})
+            assert isinstance(creds, Credentials)  # the registry returns ``object``: the spot dialect signs with these
             command = PlaceOrder(
                 exchange="binance", instrument="BTC-USDT", side=Side.BUY, order_type=OrderType.LIMIT_MAKER,
                 size=Decimal("0.01"), price=Decimal("50000"), client_order_id="lost-1",

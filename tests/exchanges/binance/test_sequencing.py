@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from clobactors.errors import RecoveryHint, RemoteProtocolError, SequenceGap
 from clobactors.exchanges.binance.sequencing import BinanceSpotBookSync
-from clobactors.messages import BookDelta, BookSnapshot, Level
+from clobactors.messages import BookDelta, BookSnapshot, Level, level
 
 
 def delta(first: int, last: int, bids: tuple[Level, ...] = ()) -> BookDelta:
@@ -24,6 +24,11 @@ def snapshot(last_update_id: int | None) -> BookSnapshot:
 
 def ranges(items: tuple[BookSnapshot | BookDelta, ...]) -> list[tuple[int | None, int | None]]:
     return [(d.first_sequence, d.sequence) if isinstance(d, BookDelta) else (None, d.sequence) for d in items]
+
+
+def levels(book: dict[Decimal, Decimal]) -> tuple[Level, ...]:
+    """``book`` as an exchange sends it: decimal strings."""
+    return tuple(level(price, size) for price, size in book.items())
 
 
 def test_buffers_until_snapshot_then_drops_what_it_contains() -> None:
@@ -133,21 +138,21 @@ def test_malformed_update_ids(bad: BookDelta) -> None:
 
 @dataclass
 class Exchange:
-    """The true book: update id ``i`` sets price ``i % 7`` to quantity ``i``; events cover id ranges."""
+    """The true book: update id ``i`` sets price ``1 + i % 7`` to quantity ``i``; events cover id ranges."""
 
     events: list[tuple[int, int]]
 
     def state(self, upto: int) -> dict[Decimal, Decimal]:
         book: dict[Decimal, Decimal] = {}
         for i in range(1, upto + 1):
-            book[Decimal(i % 7)] = Decimal(i)
+            book[Decimal(1 + i % 7)] = Decimal(i)
         return book
 
     def event(self, first: int, last: int) -> BookDelta:
         changes: dict[Decimal, Decimal] = {}
         for i in range(first, last + 1):
-            changes[Decimal(i % 7)] = Decimal(i)
-        return delta(first, last, tuple(changes.items()))
+            changes[Decimal(1 + i % 7)] = Decimal(i)
+        return delta(first, last, levels(changes))
 
 
 @dataclass
@@ -158,11 +163,11 @@ class Client:
     def apply(self, items: tuple[BookSnapshot | BookDelta, ...]) -> None:
         for item in items:
             if isinstance(item, BookSnapshot):
-                self.book = dict(item.bids)
+                self.book = dict(item.decimal_bids())
             else:
                 assert self.last is not None and item.first_sequence is not None
                 assert item.first_sequence <= self.last + 1 <= (item.sequence or 0), "applied out of sequence"
-                self.book.update(item.bids)
+                self.book.update(item.decimal_bids())
             self.last = item.sequence
 
 
@@ -208,7 +213,7 @@ def test_random_streams_never_apply_a_wrong_book(scenario: tuple[Exchange, list[
                 snap_id = value
                 truth = exchange.state(value)
                 result = sync.on_snapshot(
-                    BookSnapshot(exchange="binance", instrument="BTC-USDT", bids=tuple(truth.items()), asks=(),
+                    BookSnapshot(exchange="binance", instrument="BTC-USDT", bids=levels(truth), asks=(),
                                  sequence=value)
                 )  # fmt: skip
             else:

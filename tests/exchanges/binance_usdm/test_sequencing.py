@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from clobactors.errors import RecoveryHint, RemoteProtocolError, SequenceGap
 from clobactors.exchanges.binance_usdm.sequencing import BinanceUsdmBookSync
-from clobactors.messages import BookDelta, BookSnapshot, Level
+from clobactors.messages import BookDelta, BookSnapshot, Level, level
 
 
 def delta(first: int, last: int, prev: int | None, bids: tuple[Level, ...] = ()) -> BookDelta:
@@ -27,6 +27,11 @@ def snapshot(last_update_id: int | None) -> BookSnapshot:
 
 def ranges(items: tuple[BookSnapshot | BookDelta, ...]) -> list[tuple[int | None, int | None]]:
     return [(d.first_sequence, d.sequence) if isinstance(d, BookDelta) else (None, d.sequence) for d in items]
+
+
+def levels(book: dict[Decimal, Decimal]) -> tuple[Level, ...]:
+    """``book`` as an exchange sends it: decimal strings."""
+    return tuple(level(price, size) for price, size in book.items())
 
 
 # Event ids as Binance futures send them: ranges skip ids, and pu is the previous event's u.
@@ -150,7 +155,7 @@ def test_malformed_update_ids(bad: BookDelta, path: str) -> None:
 
 @dataclass
 class Exchange:
-    """The true book: update id ``i`` sets price ``i % 7`` to ``i``. Events cover id ranges with ids skipped
+    """The true book: update id ``i`` sets price ``1 + i % 7`` to ``i``. Events cover id ranges with ids skipped
     between them (futures ids are shared across symbols), and ``pu`` chains them."""
 
     events: list[tuple[int, int, int]]
@@ -159,11 +164,11 @@ class Exchange:
         return [i for first, last, _ in self.events for i in range(first, last + 1)]
 
     def state(self, upto: int) -> dict[Decimal, Decimal]:
-        return {Decimal(i % 7): Decimal(i) for i in self.ids() if i <= upto}
+        return {Decimal(1 + i % 7): Decimal(i) for i in self.ids() if i <= upto}
 
     def event(self, index: int) -> BookDelta:
         first, last, prev = self.events[index]
-        return delta(first, last, prev, tuple({Decimal(i % 7): Decimal(i) for i in range(first, last + 1)}.items()))
+        return delta(first, last, prev, levels({Decimal(1 + i % 7): Decimal(i) for i in range(first, last + 1)}))
 
 
 @dataclass
@@ -174,9 +179,9 @@ class Client:
     def apply(self, items: tuple[BookSnapshot | BookDelta, ...]) -> None:
         for item in items:
             if isinstance(item, BookSnapshot):
-                self.book = dict(item.bids)
+                self.book = dict(item.decimal_bids())
             else:
-                self.book.update(item.bids)
+                self.book.update(item.decimal_bids())
             self.last = item.sequence
 
 
@@ -233,7 +238,7 @@ def test_random_streams_never_apply_a_wrong_book(scenario: tuple[Exchange, list[
                 snap_id = value
                 truth = exchange.state(value)
                 result = sync.on_snapshot(
-                    BookSnapshot(exchange="binance_usdm", instrument="BTC-USDT-PERP", bids=tuple(truth.items()),
+                    BookSnapshot(exchange="binance_usdm", instrument="BTC-USDT-PERP", bids=levels(truth),
                                  asks=(), sequence=value)
                 )  # fmt: skip
             else:
@@ -259,7 +264,7 @@ def test_clean_stream_always_syncs(data: st.DataObject) -> None:
     for index in range(buffered):
         sync.on_delta(exchange.event(index))
     client.apply(sync.on_snapshot(BookSnapshot(
-        exchange="binance_usdm", instrument="BTC-USDT-PERP", bids=tuple(exchange.state(snap_id).items()), asks=(),
+        exchange="binance_usdm", instrument="BTC-USDT-PERP", bids=levels(exchange.state(snap_id)), asks=(),
         sequence=snap_id,
     )).apply)  # fmt: skip
     for index in range(buffered, len(exchange.events)):
