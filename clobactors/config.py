@@ -16,6 +16,7 @@ Example::
     instruments = ["BTC-USDT", "ETH-USDT"]
     api_key_env = "BINANCE_API_KEY"
     api_secret_env = "BINANCE_API_SECRET"
+    order_journal = "state/binance-orders.jsonl"   # optional: what a restart must ask the exchange about
 
     [[strategies]]
     kind = "market_maker"
@@ -99,6 +100,9 @@ class ExchangeConfig:
     reconcile_interval: float = 60.0
     #: Cancel every open order when the session stops.
     cancel_all_on_stop: bool = False
+    #: File journaling this account's live orders, so a restarted session learns what became of each
+    #: (:mod:`clobactors.order_journal`); relative to the working directory. Empty: no journal.
+    order_journal: str = ""
 
     def __attrs_post_init__(self) -> None:
         for name in self.instruments:
@@ -107,6 +111,8 @@ class ExchangeConfig:
             raise ConfigError(f"exchange {self.name!r}: 'max_concurrent_snapshots' must be at least 1")
         if not 0 < self.reconcile_interval < math.inf:
             raise ConfigError(f"exchange {self.name!r}: 'reconcile_interval' must be a positive number of seconds")
+        if self.order_journal and not self.order_journal.strip():
+            raise ConfigError(f"exchange {self.name!r}: 'order_journal' must be a file path (or left out)")
         if self.environment is Environment.CUSTOM and not self.rest:
             raise ConfigError(f"exchange {self.name!r}: environment 'custom' needs at least a 'rest' URL")
 
@@ -174,6 +180,7 @@ class ExchangeConfig:
             max_concurrent_snapshots=snapshots,
             reconcile_interval=float(interval),
             cancel_all_on_stop=bool(table.get("cancel_all_on_stop", False)),
+            order_journal=_str(table, "order_journal", where, ""),
         )
 
 
@@ -221,6 +228,9 @@ class SessionConfig:
         names = [e.name for e in self.exchanges]
         if len(names) != len(set(names)):
             raise ConfigError(f"exchange names must be unique in a session: {names}")
+        journals = [os.path.abspath(e.order_journal) for e in self.exchanges if e.order_journal]
+        if len(journals) != len(set(journals)):
+            raise ConfigError(f"each exchange needs its own 'order_journal' file: {journals}")
         for strategy in self.strategies:
             if strategy.exchange and strategy.exchange not in names:
                 raise ConfigError(f"strategy {strategy.kind!r} names unknown exchange {strategy.exchange!r}")

@@ -47,6 +47,9 @@ def test_reads_a_session(tmp_path: Path) -> None:
     assert binance.max_concurrent_snapshots == 8
     text = GOOD.replace('environment = "testnet"', 'environment = "testnet"\nmax_concurrent_snapshots = 32')
     assert SessionConfig.from_toml(write(tmp_path, text)).exchange("binance").max_concurrent_snapshots == 32
+    assert binance.order_journal == ""
+    text = GOOD.replace('environment = "testnet"', 'environment = "testnet"\norder_journal = "state/b.jsonl"')
+    assert SessionConfig.from_toml(write(tmp_path, text)).exchange("binance").order_journal == "state/b.jsonl"
 
 
 def test_credentials_come_from_the_environment(tmp_path: Path) -> None:
@@ -74,6 +77,13 @@ def test_a_secret_in_the_file_is_refused(tmp_path: Path) -> None:
         ('exchange = "binance"\ninstrument', 'exchange = "okx"\ninstrument', "unknown exchange"),
         ("seed = 7", 'seed = "x"', "seed must be an integer"),
         ("seed = 7", "seed = 7\n[[exchanges]]\nname = 'x'\nmax_concurrent_snapshots = 0", "max_concurrent_snap"),
+        ('environment = "testnet"', 'environment = "testnet"\norder_journal = 1', "'order_journal' must be a str"),
+        ('environment = "testnet"', 'environment = "testnet"\norder_journal = " "', "must be a file path"),
+        (
+            'environment = "testnet"',
+            'environment = "testnet"\norder_journal = "j"\n[[exchanges]]\nname = "x"\norder_journal = "./j"',
+            "its own 'order_journal'",
+        ),
     ],
 )
 def test_bad_configs_are_config_errors(tmp_path: Path, old: str, new: str, match: str) -> None:

@@ -12,6 +12,11 @@ Orders the exchange reports that we never placed (left open by an earlier sessio
 *adopted* when their report is not terminal, so they can be tracked and cancelled like ours. Terminal orders
 are forgotten oldest first beyond ``retain_terminal``, so a long session's memory stays bounded.
 
+With an :class:`~clobactors.order_journal.OrderJournal`, every order tracked live (ours before its request
+leaves, adopted ones when adopted) is journaled ``open``, and ``done`` when it turns terminal, so the next
+process can ask the exchange about each (:func:`~clobactors.actors.reconcile.reconcile`). The journal write is
+a synchronous append: it adds no checkpoint between tracking an order and writing its request.
+
 Positions (perpetual venues) are kept per ``(instrument, position side)``; a :class:`Position` is published
 only when its size, entry price, leverage or margin type changed (mark price and unrealized PnL move on
 every tick and would flood the account topic). Fields a report leaves out (the user stream carries no
@@ -31,6 +36,7 @@ import msgspec
 import trio
 
 from clobactors.actors.actor import Context
+from clobactors.errors import ConfigError
 from clobactors.messages import (
     AccountEvent,
     Balance,
@@ -41,6 +47,7 @@ from clobactors.messages import (
     Position,
 )
 from clobactors.model import TERMINAL_STATUSES, ZERO, OrderStatus, PositionSide
+from clobactors.order_journal import OrderJournal
 from clobactors.order_tracker import OrderTracker
 from clobactors.orders import Change, TrackedOrder
 
@@ -61,6 +68,8 @@ class AccountBook:
     exchange: str
     retain_terminal: int = 1000
     tracker: OrderTracker = attrs.field(factory=OrderTracker)
+    #: Where live orders are journaled for the next process (owned, opened and closed, by the caller).
+    journal: OrderJournal | None = None
     _balances: dict[str, Balance] = attrs.field(factory=dict, init=False)
     _positions: dict[tuple[str, PositionSide], Position] = attrs.field(factory=dict, init=False)
     #: Latest exchange timestamp (ns) of a fill seen per instrument, where fill reconciliation resumes.
@@ -112,8 +121,13 @@ class AccountBook:
 
     # -- merging -------------------------------------------------------------------------------------------
 
-    async def track(self, ctx: Context, order: TrackedOrder, *, publish: bool = True) -> None:
-        """Start tracking one of our orders before its request leaves (publishing its pending state)."""
+    async def track(self, ctx: Context, order: TrackedOrder, *, publish: bool = True, persist: bool = True) -> None:
+        """Start tracking one of our orders before its request leaves (publishing its pending state).
+
+        With ``persist`` (an order that will be sent) it is journaled first; a journal that cannot record it
+        raises ConfigError and nothing is tracked."""
+        if persist and self.journal is not None:
+            self.journal.record_open(order, ctx.wall_ns())
         changes = self.tracker.track(order)
         first = [self._snapshot(ctx, order)] if publish else []
         await self._emit(ctx, *first, *self._events(ctx, changes))
@@ -121,6 +135,8 @@ class AccountBook:
     async def track_held(self, ctx: Context, order: TrackedOrder) -> HeldEvents:
         """:meth:`track`, but its events keep their place in the publishing order and go out on
         :meth:`HeldEvents.release`: the order path writes its request first (``bench/run.py order-overhead``)."""
+        if self.journal is not None:
+            self.journal.record_open(order, ctx.wall_ns())
         changes = self.tracker.track(order)
         return await self._hold(ctx, (self._snapshot(ctx, order), *self._events(ctx, changes)))
 
@@ -184,6 +200,11 @@ class AccountBook:
             logger.info("%s: adopted order %s we did not place", self.exchange, update.client_order_id)
             changes = self.tracker.track(order)  # adopts orphans naming our id; the report, those naming theirs
             changes += self.tracker.apply_update(update)
+            if self.journal is not None and not order.is_terminal:
+                try:
+                    self.journal.record_open(order, ctx.wall_ns())
+                except ConfigError as exc:  # it is live on the exchange whatever we write: track it anyway
+                    logger.warning("%s: adopted order %s not journaled: %s", self.exchange, order.client_order_id, exc)
             await self._publish_adopted(ctx, order, changes, update)
             return order
         await self.publish(ctx, self.tracker.apply_update(update), update)
@@ -253,6 +274,20 @@ class AccountBook:
             await self.apply_position(ctx, flat)
         return listed
 
+    async def conclude_journaled(self, ctx: Context, report: OrderUpdate) -> None:
+        """End a journaled order of an earlier process that the exchange no longer knows: ``report`` (built
+        from the journal, terminal) adopted and published, then an :class:`OrderOutcomeUnknown` alarm, since
+        what became of it is inferred, not stated by the exchange."""
+        await self.apply_update(ctx, report, adopt_ended=True)
+        alarm = OrderOutcomeUnknown(
+            exchange=report.exchange,
+            instrument=report.instrument,
+            client_order_id=report.client_order_id,
+            reason=report.reason,
+            ts_recv=ctx.wall_ns(),
+        )
+        await self._emit(ctx, alarm)
+
     async def conclude(self, ctx: Context, order: TrackedOrder, status: OrderStatus, reason: str) -> None:
         """End an order the exchange cannot tell us about any more, with a synthetic report saying why."""
         if order.is_terminal:
@@ -299,7 +334,7 @@ class AccountBook:
                 ts_exchange = change.fill.ts_exchange
             events.append(self._snapshot(ctx, order, ts_exchange))
             if order.is_terminal:
-                self._retire(order.client_order_id)
+                self._retire(ctx, order.client_order_id)
         return events
 
     # -- machinery -----------------------------------------------------------------------------------------
@@ -321,7 +356,7 @@ class AccountBook:
         if changed:
             events.append(self._snapshot(ctx, order, report.ts_exchange))
             if order.is_terminal:
-                self._retire(order.client_order_id)
+                self._retire(ctx, order.client_order_id)
         await self._emit(ctx, *events)
 
     def _find(self, update: OrderUpdate) -> TrackedOrder | None:
@@ -381,9 +416,11 @@ class AccountBook:
         finally:
             self._emitting.release()
 
-    def _retire(self, client_order_id: str) -> None:
+    def _retire(self, ctx: Context, client_order_id: str) -> None:
         if client_order_id in self._retained:
             return
+        if self.journal is not None:
+            self.journal.record_done(client_order_id, ctx.wall_ns())
         self._retained.add(client_order_id)
         self._terminal.append(client_order_id)
         while len(self._terminal) > self.retain_terminal:

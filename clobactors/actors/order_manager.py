@@ -39,6 +39,10 @@ Guarantees, per the design's order rules:
 * The clock offset is refreshed every ``clock_sync_interval`` and right after an authentication failure (a
   skewed timestamp is the usual cause), after which the refused request is sent once more: placements,
   cancels and every query of a reconciliation or a resolution alike.
+* With a ``journal`` (:class:`~clobactors.order_journal.OrderJournal`), every order tracked live is journaled
+  before its request leaves and marked done once terminal; the start reconciliation queries each order an
+  earlier process journaled that nothing else accounts for, so a restart learns what became of every order
+  it placed, also one cancelled without a fill while no process ran. Without one, such an order stays unknown.
 * With ``cancel_all_on_shutdown`` our open orders are cancelled when the actor stops, within its shutdown
   budget, in a shielded scope.
 
@@ -88,6 +92,7 @@ from clobactors.actors.reconcile import ReconcileSummary, ResolvePolicy, light_r
 from clobactors.client_ids import ClientIdSpec, ClientOrderIdFactory
 from clobactors.errors import ClobactorsError, ConfigError, LocalProtocolError
 from clobactors.messages import CancelAll, CancelOrder, OrderUpdate, PlaceOrder, SetLeverage, SetPositionMode
+from clobactors.order_journal import OrderJournal
 
 __all__ = [
     "ClosePosition",
@@ -125,6 +130,9 @@ class OrderManager:
     #: Seeds the client order id nonce (tests); os.urandom when absent.
     id_rng: random.Random | None = attrs.field(default=None, repr=False)
     retain_terminal: int = 1000
+    #: Journal of live orders for the next process (see the module docstring); the caller opens and closes
+    #: it, so it outlives restarts of this actor. ``None``: nothing is kept across processes.
+    journal: OrderJournal | None = attrs.field(default=None, repr=False)
     _book: AccountBook = attrs.field(init=False)
     _clock: ClockKeeper = attrs.field(init=False)
     _outcomes: Outcomes = attrs.field(init=False)
@@ -140,7 +148,9 @@ class OrderManager:
             raise ConfigError(f"clock_sync_interval must be positive, got {self.clock_sync_interval!r}")
         if self.reconcile_interval is not None and not self.reconcile_interval > 0:
             raise ConfigError(f"reconcile_interval must be positive, got {self.reconcile_interval!r}")
-        self._book = book = AccountBook(self.link.name, retain_terminal=self.retain_terminal)
+        if self.journal is not None and self.journal.exchange != self.link.name:
+            raise ConfigError(f"{self.name}: order journal of {self.journal.exchange!r}, not of {self.link.name!r}")
+        self._book = book = AccountBook(self.link.name, retain_terminal=self.retain_terminal, journal=self.journal)
         self._clock = clock = ClockKeeper(self.link, self.name)
         self._outcomes = outcomes = Outcomes(self.link, book, self.policy, clock)
         self._placement = Placement(self.name, self.link, book, outcomes, clock)

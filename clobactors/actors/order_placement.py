@@ -153,7 +153,7 @@ class Placement:
             raise
         if violation is not None:
             self._rejected_locally += 1
-            await self.book.track(ctx, order, publish=False)
+            await self.book.track(ctx, order, publish=False, persist=False)  # never sent: not journaled
             await self.book.publish(ctx, [order.reject_locally(str(violation))])
             raise violation
         return order, command, rules.instrument

@@ -15,6 +15,11 @@ A failing feed therefore never stops a strategy or another exchange, and a crash
 exchange connection. Restarts pile up per supervisor; past its intensity a supervisor escalates to its parent,
 which restarts that subtree (within its own intensity).
 
+An exchange configured with an ``order_journal`` file (and credentials) gets an
+:class:`~clobactors.order_journal.OrderJournal` opened by :func:`open_session` before anything starts (a bad
+path fails there, as a ConfigError) and closed after everything stopped; its order manager, restarts
+included, journals into it.
+
 Everything exchange-specific comes from the dialect registry (:mod:`clobactors.exchanges`); this module only
 wires actors together.
 """
@@ -22,10 +27,11 @@ wires actors together.
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, final
+from typing import Any, Final, final
 
 import attrs
 
@@ -43,9 +49,12 @@ from clobactors.errors import ConfigError
 from clobactors.exchanges import get_credentials, get_dialect
 from clobactors.exchanges.alias import AliasDialect
 from clobactors.exchanges.standard import SpotDialect
+from clobactors.order_journal import OrderJournal
 from clobactors.transport.http import HttpTransport
 
 __all__ = ["ExchangeNames", "Session", "StrategyFactory", "exchange_tree", "open_session"]
+
+logger: Final = logging.getLogger(__name__)
 
 #: Builds a strategy actor for one start; gets the session's names so it can address order managers.
 StrategyFactory = Callable[[], Actor]
@@ -91,6 +100,7 @@ def exchange_tree(
     max_restarts: int = 5,
     window: float = 60.0,
     backoff: Backoff | None = None,
+    journal: OrderJournal | None = None,
 ) -> Supervisor:
     """The supervisor of one exchange: limiter, order manager, then the feeds (see the module doc)."""
     names = ExchangeNames(link.name)
@@ -114,7 +124,7 @@ def exchange_tree(
                 factory=lambda: OrderManager(
                     name=names.orders, link=link, instruments=config.instruments,
                     cancel_all_on_shutdown=config.cancel_all_on_stop, reconcile_interval=config.reconcile_interval,
-                    id_rng=random.Random(rng.random()),
+                    id_rng=random.Random(rng.random()), journal=journal,
                 ),
             )
         )
@@ -190,6 +200,7 @@ async def open_session(
     rng = random.Random(config.seed)
     async with contextlib.AsyncExitStack() as stack:
         links: dict[str, ExchangeLink] = {}
+        journals: dict[str, OrderJournal] = {}
         for exchange in config.exchanges:
             dialect: Any = (dialects or {}).get(exchange.name) or get_dialect(
                 exchange.dialect_name, **_dialect_options(exchange)
@@ -205,11 +216,17 @@ async def open_session(
                 name=exchange.name, dialect=dialect, http=http, credentials=creds,
                 rate_limiter=ExchangeNames(exchange.name).rate_limiter, wall_ns=wall_ns,
             )
+            if exchange.order_journal and creds is None:
+                logger.warning("%s: order_journal ignored: no credentials, so no order is placed", exchange.name)
+            elif exchange.order_journal:
+                journals[exchange.name] = OrderJournal.open(exchange.order_journal, exchange=exchange.name)
+                stack.callback(journals[exchange.name].close)
         children = [
             ChildSpec(
                 name=exchange.name,
                 factory=lambda exchange=exchange: exchange_tree(  # type: ignore[misc]
-                    links[exchange.name], exchange, rng=random.Random(rng.random())
+                    links[exchange.name], exchange, rng=random.Random(rng.random()),
+                    journal=journals.get(exchange.name),
                 ),
                 shutdown=10.0,
             )

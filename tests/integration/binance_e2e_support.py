@@ -76,13 +76,14 @@ class Recorder:
 
 
 def session_config(
-    sim: Simulator, *, depth: int = 1000, cancel_all_on_stop: bool = False, seed: int = 1
+    sim: Simulator, *, depth: int = 1000, cancel_all_on_stop: bool = False, seed: int = 1, order_journal: str = ""
 ) -> SessionConfig:
     return SessionConfig(
         exchanges=(
             ExchangeConfig(
                 name=EXCHANGE, instruments=(INSTRUMENT,), environment=Environment.CUSTOM, rest=sim.rest_url,
                 ws=sim.ws_url, ws_api=sim.ws_api_url, depth=depth, cancel_all_on_stop=cancel_all_on_stop,
+                order_journal=order_journal,
             ),
         ),
         seed=seed,
@@ -97,8 +98,11 @@ async def open_e2e_session(
     depth: int = 1000,
     cancel_all_on_stop: bool = False,
     seed: int = 1,
+    order_journal: str = "",
 ) -> AsyncIterator[tuple[Session, Recorder]]:
-    """A session on ``sim``'s default account, and a recorder of its account and lifecycle events."""
+    """A session on ``sim``'s default account, and a recorder of its account and lifecycle events.
+
+    ``order_journal`` names the file journaling the account's live orders (none by default)."""
     bus = Bus()
     recorder = Recorder()
     subscriptions = [
@@ -112,7 +116,9 @@ async def open_e2e_session(
                 recorder.add(event)
 
     creds = get_credentials(EXCHANGE, {"api_key": sim.api_key, "api_secret": sim.api_secret})
-    config = session_config(sim, depth=depth, cancel_all_on_stop=cancel_all_on_stop, seed=seed)
+    config = session_config(
+        sim, depth=depth, cancel_all_on_stop=cancel_all_on_stop, seed=seed, order_journal=order_journal
+    )
     async with trio.open_nursery() as nursery:
         for subscription in subscriptions:
             nursery.start_soon(record, subscription)

@@ -8,20 +8,27 @@ filled one, match the engine's balances, and be able to cancel what it adopted.
 
 A and B ended while nobody listened and are no longer open. A's trade is still in the exchange's recent fills,
 which name A by the exchange's order id: reconciliation queries A by that id, adopts it as filled and
-publishes its fill and final status. B ended without a fill, and the connector keeps no state across
-processes, so nothing names it: the test marked xfail below records that its cancellation is never learned.
+publishes its fill and final status. B ended without a fill, so no list or stream names it: only the order
+journal (both sessions given the same file) tells session 2 to ask about it. Without a journal its
+cancellation is never learned (the documented limitation, kept as a test below).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 import trio
 import trio.testing
 
-from clobactors.messages import CancelAll, Fill, OrderUpdate
+from clobactors.actors.session import open_session
+from clobactors.config import Environment, ExchangeConfig, SessionConfig
+from clobactors.errors import ConfigError
+from clobactors.exchanges import get_credentials
+from clobactors.messages import CancelAll, Fill, OrderOutcomeUnknown, OrderUpdate
 from clobactors.model import OrderStatus, Side
+from clobactors.order_journal import replay
 from clobactors.sim.records import OrderInfo
 from clobactors.sim.server import Simulator, open_simulator
 from tests.integration.binance_e2e_support import (
@@ -39,10 +46,15 @@ from tests.integration.test_binance_e2e_orders import place
 S = OrderStatus
 
 
-async def _leave_orders_and_move_on(sim: Simulator, other: Counterparty) -> dict[str, str]:
+def _journaled(path: str) -> list[str]:
+    """Client order ids the journal file holds open."""
+    return list(replay(Path(path).read_bytes(), EXCHANGE).open)
+
+
+async def _leave_orders_and_move_on(sim: Simulator, other: Counterparty, order_journal: str = "") -> dict[str, str]:
     """Session 1 places A..D and stops without cancel-all; then A fills, B is cancelled, C half fills."""
     ids: dict[str, str] = {}
-    async with open_e2e_session(sim, cancel_all_on_stop=False) as (session, _):
+    async with open_e2e_session(sim, cancel_all_on_stop=False, order_journal=order_journal) as (session, _):
         for name, side, price in (("A", Side.BUY, "59990"), ("B", Side.BUY, "59980"),
                                   ("C", Side.SELL, "60100"), ("D", Side.SELL, "60200")):  # fmt: skip
             update = await session.ask(session.names(EXCHANGE).orders, place(side, "0.01", price))
@@ -138,15 +150,47 @@ async def test_restarted_session_publishes_fills_of_orders_that_ended_meanwhile(
                 await assert_balances_converge(session, sim)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="out of scope: an order that ended without a fill while no session ran (B, cancelled) is named by "
-    "no open-order list, trade list or stream, and the connector keeps no state across processes, so a new "
-    "session cannot know to ask about it",
-)
 async def test_restarted_session_learns_cancellations_of_orders_without_fills(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    journal = str(tmp_path / "binance-orders.jsonl")
+    with trio.fail_after(120):
+        async with (
+            open_simulator("binance", seed=8, symbols=["BTCUSDT"], flow=False) as sim,
+            open_counterparty(sim) as other,
+        ):
+            ids = await _leave_orders_and_move_on(sim, other, journal)
+            assert _journaled(journal) == [ids[name] for name in "ABCD"]  # session 1 saw none of them end
+            engine = sim.engine.order(sim.account_id, SYMBOL, client_order_id=ids["B"])
+            assert engine is not None
+            async with open_e2e_session(sim, order_journal=journal) as (session, bus):
+                # Known when the session is ready: the start reconciliation asked the exchange about B by its
+                # client order id, because the journal said session 1 placed it and never saw it end.
+                (update,) = bus.updates(ids["B"])
+                assert (update.status, update.filled_size, update.exchange_order_id, update.price, update.size) == (
+                    S.CANCELLED,
+                    D(0),
+                    str(engine.order_id),
+                    D("59980"),
+                    D("0.01"),
+                )
+                assert bus.statuses(ids["A"]) == [S.FILLED] and len(bus.fills(ids["A"])) == 1  # as without
+                assert bus.of(OrderOutcomeUnknown) == []
+                still_open = {o.client_order_id for o in await open_orders(session)}
+                assert still_open == {ids["C"], ids["D"]}
+                await session.ask(session.names(EXCHANGE).orders, CancelAll(exchange=EXCHANGE))
+            # Everything session 2 saw end is done in the journal: a third session asks about none of it (A
+            # and C reappear only through their fills, which the exchange's trade list still holds).
+            assert _journaled(journal) == []
+            async with open_e2e_session(sim, order_journal=journal) as (session, bus):
+                assert bus.statuses(ids["B"]) == bus.statuses(ids["D"]) == []
+                assert await open_orders(session) == ()
+
+
+async def test_without_a_journal_a_cancellation_without_fills_is_not_learned(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    """The documented limitation without ``order_journal``: nothing names B, so nothing is said about it."""
     with trio.fail_after(120):
         async with (
             open_simulator("binance", seed=8, symbols=["BTCUSDT"], flow=False) as sim,
@@ -155,4 +199,19 @@ async def test_restarted_session_learns_cancellations_of_orders_without_fills(
             ids = await _leave_orders_and_move_on(sim, other)
             async with open_e2e_session(sim) as (_, bus):
                 await trio.sleep(1)
-                assert bus.statuses(ids["B"]) == [S.CANCELLED]
+                assert bus.statuses(ids["B"]) == []
+
+
+async def test_an_unusable_journal_path_fails_the_session_at_start(tmp_path: Path) -> None:
+    config = SessionConfig(
+        exchanges=(
+            ExchangeConfig(
+                name=EXCHANGE, instruments=(INSTRUMENT,), environment=Environment.CUSTOM, rest="http://127.0.0.1:9",
+                order_journal=str(tmp_path / "no-such-dir" / "orders.jsonl"),
+            ),
+        ),
+    )  # fmt: skip
+    creds = get_credentials(EXCHANGE, {"api_key": "k", "api_secret": "s"})
+    with pytest.raises(ConfigError, match=r"order journal .*no-such-dir.* cannot be used"):
+        async with open_session(config, credentials={EXCHANGE: creds}):
+            raise AssertionError("the session must not start")

@@ -1,0 +1,344 @@
+"""A persistent journal of one exchange account's live orders, so a restarted process can ask about each.
+
+Reconciliation learns from open-order lists, trade lists and the user stream. An order that ended *without a
+fill* while no process ran (cancelled, expired) is named by none of them, so a fresh process cannot know to
+ask about it. The journal closes that gap: every order the account book tracks live is recorded ``open``
+before its create request leaves, and ``done`` once it is terminal. On start, the order manager queries every
+id still open in the journal that the exchange no longer lists (:mod:`clobactors.actors.reconcile`).
+
+File format: one msgspec-JSON record per line, appended::
+
+    {"op":"open","exchange":"binance","instrument":"BTC-USDT","client_order_id":"x-1","side":"buy",...}
+    {"op":"done","exchange":"binance","client_order_id":"x-1","ts":1700000000000000000}
+
+Only client order ids, instruments, the exchange name and the order's intent (side, type, size, price) are
+written: no credentials, no signed requests. Unknown fields are ignored, so later versions may add some.
+
+**Durability.** Each record is one ``os.write`` on a descriptor opened with ``O_APPEND``: no Python buffer
+holds it, so once the call returns the operating system has the record even if our process crashes the next
+instant. There is no ``fsync`` per record (it costs milliseconds; the order path budget is microseconds), so
+a crash of the *machine* may lose the last records. A lost ``open`` is an order the next process cannot ask
+about (the limitation this journal removes, back for that one order); a lost ``done`` costs one extra query.
+A record torn by a crash mid-write, or any line that does not decode, is skipped when the journal is read,
+counted and logged, never a crash; the next record starts on a fresh line.
+
+**Compaction.** The file is rewritten with only the open records at load, and whenever the ``done`` lines
+written since the last rewrite reach ``compact_after`` and outnumber the open orders. The rewrite goes to a
+temporary file in the same directory, is fsynced, then ``os.replace``-d over the journal, so a crash leaves
+either the old file (a superset with the same open set) or the new one, never a mix.
+
+**Blocking.** Reading and compacting at load is synchronous: it happens once, when the session opens (before
+any actor runs), on a file that compaction keeps to about ``compact_after`` lines plus the open orders, so
+it takes well under a millisecond to a few milliseconds; a thread would add ordering questions for nothing.
+An append is a tiny syscall (a few µs); a compaction while running rewrites only the open records plus one
+fsync, at most once per ``compact_after`` terminal orders.
+
+**Failures.** A path that cannot be opened, written or locked is a :class:`~clobactors.errors.ConfigError`
+at :meth:`OrderJournal.open`. While running, a failed ``open`` record raises ConfigError: the order manager
+then refuses the placement (an order we could not journal is not sent). A failed ``done`` record is counted
+and logged only: the order stays open in the journal and is queried once more by the next process.
+
+One process at a time: a ``<journal>.lock`` file is locked (``flock``) while the journal is open, so a second
+session pointed at the same file fails at start instead of interleaving records.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from types import TracebackType
+from typing import Final, final
+
+import attrs
+import msgspec
+
+from clobactors.errors import ConfigError
+from clobactors.model import OrderType, PositionSide, Side, TimeInForce
+from clobactors.orders import TrackedOrder
+
+__all__ = ["JournalReplay", "JournaledOrder", "OrderJournal", "OrderJournalStatistics", "replay"]
+
+logger: Final = logging.getLogger(__name__)
+
+
+@final
+class JournaledOrder(msgspec.Struct, frozen=True, kw_only=True, tag="open", tag_field="op"):
+    """The ``open`` record: enough to query the order, and to report it if the exchange no longer can."""
+
+    exchange: str
+    instrument: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    size: Decimal
+    price: Decimal | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+    position_side: PositionSide = PositionSide.BOTH
+    #: Wall-clock time (ns) the record was written.
+    ts: int = 0
+
+    @classmethod
+    def of(cls, order: TrackedOrder, ts: int) -> JournaledOrder:
+        return cls(
+            exchange=order.exchange,
+            instrument=order.instrument,
+            client_order_id=order.client_order_id,
+            side=order.side,
+            order_type=order.order_type,
+            size=order.size,
+            price=order.price,
+            time_in_force=order.time_in_force,
+            reduce_only=order.reduce_only,
+            position_side=order.position_side,
+            ts=ts,
+        )
+
+
+@final
+class _Done(msgspec.Struct, frozen=True, kw_only=True, tag="done", tag_field="op"):
+    exchange: str
+    client_order_id: str
+    ts: int = 0
+
+
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODER: Final = msgspec.json.Decoder(JournaledOrder | _Done)
+
+
+@final
+@attrs.frozen
+class JournalReplay:
+    """What a journal's bytes say: the open orders in the order they were journaled, and what was skipped."""
+
+    open: Mapping[str, JournaledOrder]
+    #: Complete lines holding a record.
+    records: int
+    #: Lines skipped: torn (no newline at the end of the file), undecodable, or of another exchange.
+    dropped: int
+
+
+def replay(data: bytes, exchange: str) -> JournalReplay:
+    """Fold a journal's bytes into its open set (pure: the file I/O is :class:`OrderJournal`'s)."""
+    lines = data.split(b"\n")
+    torn = lines.pop()  # the bytes after the last newline: empty unless a write was cut short
+    dropped = 1 if torn.strip() else 0
+    records = 0
+    live: dict[str, JournaledOrder] = {}
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = _DECODER.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            dropped += 1
+            continue
+        if record.exchange != exchange:
+            dropped += 1
+            continue
+        records += 1
+        if isinstance(record, JournaledOrder):
+            live.setdefault(record.client_order_id, record)
+        else:
+            live.pop(record.client_order_id, None)
+    return JournalReplay(open=live, records=records, dropped=dropped)
+
+
+@final
+@attrs.frozen
+class OrderJournalStatistics:
+    """A snapshot of :class:`OrderJournal` counters."""
+
+    #: Orders journaled open and not yet done.
+    open_orders: int
+    #: Records appended since the journal was opened (compaction rewrites not counted).
+    records_written: int
+    #: Lines skipped when the journal was read (torn, undecodable, another exchange's).
+    dropped_lines: int
+    compactions: int
+    #: Appends or compactions that failed (disk full, file removed); see the module docstring.
+    write_failures: int
+
+
+@final
+@attrs.define(eq=False)
+class OrderJournal:
+    """The journal of one exchange account (see the module docstring); build with :meth:`open`."""
+
+    path: Path
+    exchange: str
+    #: ``done`` lines after which (when they outnumber the open orders) the file is rewritten.
+    compact_after: int = 1000
+    _fd: int = attrs.field(default=-1, init=False)
+    _lock_fd: int = attrs.field(default=-1, init=False)
+    _open: dict[str, JournaledOrder] = attrs.field(factory=dict, init=False)
+    _done_lines: int = attrs.field(default=0, init=False)
+    #: The last append may have stopped mid-line: the next one starts with a newline.
+    _torn: bool = attrs.field(default=False, init=False)
+    _written: int = attrs.field(default=0, init=False)
+    _dropped: int = attrs.field(default=0, init=False)
+    _compactions: int = attrs.field(default=0, init=False)
+    _failures: int = attrs.field(default=0, init=False)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, exchange: str, compact_after: int = 1000) -> OrderJournal:
+        """Lock, read and compact the journal at ``path`` (created if missing); ConfigError if unusable."""
+        if compact_after < 1:
+            raise ConfigError(f"order journal: compact_after must be >= 1, got {compact_after}")
+        journal = cls(Path(path), exchange, compact_after)
+        try:
+            journal._load()
+        except BaseException:
+            journal.close()
+            raise
+        return journal
+
+    # -- views ---------------------------------------------------------------------------------------------
+
+    def open_orders(self) -> tuple[JournaledOrder, ...]:
+        """Orders journaled open and not done, oldest first."""
+        return tuple(self._open.values())
+
+    def __contains__(self, client_order_id: object) -> bool:
+        return client_order_id in self._open
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(tuple(self._open))
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
+    def statistics(self) -> OrderJournalStatistics:
+        return OrderJournalStatistics(
+            open_orders=len(self._open),
+            records_written=self._written,
+            dropped_lines=self._dropped,
+            compactions=self._compactions,
+            write_failures=self._failures,
+        )
+
+    # -- recording -----------------------------------------------------------------------------------------
+
+    def record_open(self, order: TrackedOrder, ts: int) -> None:
+        """Journal ``order`` as live (nothing is written if it already is); ConfigError if it cannot be."""
+        if order.client_order_id in self._open:
+            return
+        entry = JournaledOrder.of(order, ts)
+        self._append(_ENCODER.encode(entry))
+        self._open[order.client_order_id] = entry
+
+    def record_done(self, client_order_id: str, ts: int) -> None:
+        """Journal that an order is terminal (nothing is written for an id not open); never raises."""
+        if self._open.pop(client_order_id, None) is None:
+            return
+        try:
+            self._append(_ENCODER.encode(_Done(exchange=self.exchange, client_order_id=client_order_id, ts=ts)))
+        except ConfigError as exc:
+            logger.warning("%s: %s (the order will be queried again by the next process)", self.exchange, exc)
+            return
+        self._done_lines += 1
+        if self._done_lines >= self.compact_after and self._done_lines > len(self._open):
+            try:
+                self._compact()
+            except OSError as exc:
+                self._failures += 1
+                self._done_lines = 0  # try again after as many records more, not on every one
+                logger.warning("%s: order journal %s not compacted: %s", self.exchange, self.path, exc)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the file and release the lock (idempotent)."""
+        for fd in (self._fd, self._lock_fd):
+            if fd >= 0:
+                os.close(fd)
+        self._fd = self._lock_fd = -1
+
+    def __enter__(self) -> OrderJournal:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- machinery -----------------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        where = f"order journal {self.path}"
+        try:
+            self._lock()
+            data = self.path.read_bytes() if self.path.exists() else b""
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot be used: {exc.strerror or exc}") from exc
+        found = replay(data, self.exchange)
+        self._open = dict(found.open)
+        self._dropped = found.dropped
+        if found.dropped:
+            logger.warning("%s: skipped %d torn or undecodable line(s)", where, found.dropped)
+        try:
+            self._compact()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot be written: {exc.strerror or exc}") from exc
+        self._compactions = 0  # the rewrite at load is not a compaction worth reporting
+
+    def _lock(self) -> None:
+        lock = self.path.with_name(self.path.name + ".lock")
+        self._lock_fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        if sys.platform != "win32":
+            import fcntl
+
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError(f"order journal {self.path} is in use by another session") from None
+
+    def _compact(self) -> None:
+        """Rewrite the file with only the open records (atomically); appends go on in the new file.
+
+        The temporary file's descriptor is kept as the append descriptor: after the rename it *is* the
+        journal, so there is no moment when appends could go to the replaced file.
+        """
+        temp = self.path.with_name(self.path.name + ".tmp")
+        body = b"".join(_ENCODER.encode(entry) + b"\n" for entry in self._open.values())
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        try:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.replace(temp, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        old, self._fd = self._fd, fd
+        if old >= 0:
+            os.close(old)
+        self._torn = False
+        self._done_lines = 0
+        self._compactions += 1
+
+    def _append(self, record: bytes) -> None:
+        if self._fd < 0:
+            raise ConfigError(f"order journal {self.path} is closed")
+        data = b"\n" + record + b"\n" if self._torn else record + b"\n"
+        try:
+            written = os.write(self._fd, data)
+        except OSError as exc:
+            self._failures += 1
+            self._torn = True  # maybe nothing was written; a spare newline only makes an empty line
+            raise ConfigError(f"order journal {self.path}: write failed: {exc.strerror or exc}") from exc
+        if written != len(data):
+            self._failures += 1
+            self._torn = True
+            raise ConfigError(f"order journal {self.path}: short write ({written} of {len(data)} bytes)")
+        self._torn = False
+        self._written += 1
