@@ -258,29 +258,14 @@ class Http11Pool(trio.abc.AsyncResource):
         return _Connection(stream)
 
     async def _write(self, conn: _Connection, payload: bytes, endpoint: str) -> None:
-        if conn.roomy and len(payload) <= conn.room:
+        roomy, conn.roomy = conn.roomy and len(payload) <= conn.room, False
+        if roomy:
             # The socket has room for all of it, so the write cannot wait and needs no timeout: a cancel
             # scope costs ~7 µs before the first byte (bench/run.py order-overhead).
-            conn.roomy = False
-            try:
-                await conn.stream.send_all(payload)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
-                await trio.aclose_forcefully(conn.stream)
-                raise _WriteFailed() from exc
-            except BaseException:
-                await trio.aclose_forcefully(conn.stream)
-                raise
+            await _send(conn, payload)
             return
-        conn.roomy = False
         with trio.move_on_after(self.write_timeout) as scope:
-            try:
-                await conn.stream.send_all(payload)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
-                await trio.aclose_forcefully(conn.stream)
-                raise _WriteFailed() from exc
-            except BaseException:
-                await trio.aclose_forcefully(conn.stream)
-                raise
+            await _send(conn, payload)
         if scope.cancelled_caught:
             await trio.aclose_forcefully(conn.stream)
             raise TransportTimeout("write timed out: no answer in time", endpoint)
@@ -402,6 +387,18 @@ class Http11Call:
         if not self._released:
             self._released = True
             self._pool._slots.release()
+
+
+async def _send(conn: _Connection, payload: bytes) -> None:
+    """Write ``payload``; a failed write closes the connection and raises :class:`_WriteFailed`."""
+    try:
+        await conn.stream.send_all(payload)
+    except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, ssl.SSLError) as exc:
+        await trio.aclose_forcefully(conn.stream)
+        raise _WriteFailed() from exc
+    except BaseException:
+        await trio.aclose_forcefully(conn.stream)
+        raise
 
 
 def _abandon(conn: _Connection) -> None:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import httpx
 import pytest
 import trio
 import trio.testing
 
+from clobactors.errors import TransportTimeout
 from clobactors.httpspec import HttpRequestSpec
 from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse, HttpServer
-from clobactors.transport.http import HttpTransport
+from clobactors.transport.http import HttpTimeouts, HttpTransport
 
 
 @asynccontextmanager
@@ -86,3 +88,31 @@ async def test_the_httpx_engine_never_sends_nowait() -> None:
         assert not http.ready_nowait()
         with pytest.raises(trio.WouldBlock):
             await http.send_nowait(HttpRequestSpec(method="GET", path="/x"))
+
+
+async def test_a_write_on_a_full_kept_alive_socket_still_times_out(autojump_clock: trio.testing.MockClock) -> None:
+    """A kept-alive connection is written without a timeout only when it polls writable with room; one whose
+    peer stopped reading (send buffer full) keeps the write timeout: TransportTimeout, never a hang."""
+    async def answer_once_then_stop_reading(stream: trio.SocketStream) -> None:
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += await stream.receive_some(65536)
+        await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        serve = partial(trio.serve_tcp, answer_once_then_stop_reading, 0, host="127.0.0.1")
+        (listener,) = await nursery.start(serve)
+        port = listener.socket.getsockname()[1]
+        timeouts = HttpTimeouts(write=3.0, read=100.0)
+        async with HttpTransport.from_url(f"http://127.0.0.1:{port}", timeouts=timeouts) as http:
+            await http.request(HttpRequestSpec(method="GET", path="/warm"))
+            (idle,) = http._h1._idle  # type: ignore[union-attr]  # the kept-alive connection, to clog it
+            with trio.move_on_after(1):
+                while True:
+                    await idle.stream.send_all(b"x" * 65536)  # the peer reads nothing: fills both buffers
+            start = trio.current_time()
+            with trio.fail_after(10), pytest.raises(TransportTimeout):
+                await http.request(HttpRequestSpec(method="GET", path="/small"))
+            assert trio.current_time() - start == pytest.approx(3.0)
+        nursery.cancel_scope.cancel()
