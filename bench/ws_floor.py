@@ -1,15 +1,21 @@
-"""The machine's WebSocket floor: plain trio-websocket from one process to another, nothing of ours.
+"""The machine's WebSocket floors: trio-websocket, and blocking sockets, from one process to another.
 
 Run as a script it is the sending side: it serves one WebSocket on a free loopback port (printed on the
 first line), and to the first client sends ``--rate`` small JSON frames a second for ``--seconds``, each
 stamped with ``time.time_ns()``, paced like the simulator's pump (every millisecond tick sends what is due).
 :func:`measure_floor` is the receiving side: one task reading with ``trio_websocket`` and stamping each
 frame. The difference between this and the simulator-to-strategy latency is what our stack adds.
+
+``--raw`` (and :func:`measure_raw_floor`) is the machine's own floor: the same frames (WebSocket framing
+written by hand, no handshake) over plain blocking sockets, one ``sendall`` a frame, the receiver blocked in
+``recv`` and stamping as it returns. No event loop on either side: what is left is the kernel, the process
+wake-ups and the pacing, which is what the machine allows before any library.
 """
 
 from __future__ import annotations
 
 import argparse
+import socket
 import subprocess
 import sys
 import time
@@ -86,12 +92,69 @@ async def measure_floor(rate: float, seconds: float) -> list[int]:
     return latencies
 
 
+def _frame(payload: bytes) -> bytes:
+    """A server's text frame (unmasked); payloads here are under 64 KiB."""
+    size = len(payload)
+    return bytes((0x81, size)) + payload if size < 126 else bytes((0x81, 126)) + size.to_bytes(2, "big") + payload
+
+
+def _serve_raw(rate: float, seconds: float) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        print(listener.getsockname()[1], flush=True)
+        listener.settimeout(30)
+        conn, _ = listener.accept()
+    with conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        interval = 1.0 / rate
+        sent, start = 0, time.monotonic()
+        end = start + seconds
+        pad = _PAD.encode()
+        while (now := time.monotonic()) < end:
+            due = int((now - start) / interval) + 1 - sent
+            for _ in range(max(0, due)):
+                conn.sendall(_frame(b'{"t":%d,"pad":"%s"}' % (time.time_ns(), pad)))
+                sent += 1
+            pause = start + sent * interval - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+
+
+def measure_raw_floor(rate: float, seconds: float) -> list[int]:
+    """Latencies (ns) of the frames a ``--raw`` floor server sends at ``rate`` for ``seconds`` (blocking)."""
+    command = [sys.executable, str(SCRIPT), "--raw", "--rate", str(rate), "--seconds", str(seconds)]
+    latencies: list[int] = []
+    decode = msgspec.json.Decoder(_Stamp).decode
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        port = int(process.stdout.readline())
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            buffer = b""
+            while chunk := sock.recv(65536):
+                now = time.time_ns()
+                buffer += chunk
+                while len(buffer) >= 2:
+                    size, head = buffer[1] & 0x7F, 2
+                    if size == 126:
+                        size, head = int.from_bytes(buffer[2:4], "big"), 4
+                    if len(buffer) < head + size:
+                        break
+                    latencies.append(now - decode(buffer[head : head + size]).t)
+                    buffer = buffer[head + size :]
+        process.wait(30)
+    return latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--raw", action="store_true", help="blocking sockets, no event loop (the machine's floor)")
     args = parser.parse_args()
-    trio.run(_serve, args.rate, args.seconds)
+    if args.raw:
+        _serve_raw(args.rate, args.seconds)
+    else:
+        trio.run(_serve, args.rate, args.seconds)
 
 
 if __name__ == "__main__":

@@ -172,6 +172,7 @@ async def open_simulator(
     config: SimConfig | None = None,
     face_factory: FaceFactory | None = None,
     faults: Faults | FaultPlan | None = None,
+    write_batch: int = 1,
 ) -> AsyncIterator[Simulator]:
     """Run a simulated exchange on ``host`` (ports 0: free ports) and yield a :class:`Simulator`.
 
@@ -180,7 +181,9 @@ async def open_simulator(
     ``funding`` and ``accounts``. ``face_factory`` overrides the registry (e.g. a face with smaller rate
     limits for a test). ``faults`` is a :class:`~clobactors.sim.faults.FaultPlan` (applied by a
     :class:`~clobactors.sim.fault_injector.FaultInjector`, reachable as ``sim.faults``) or any
-    :class:`Faults`. Use a literal address: the URLs carry it as given. Leaving the block stops everything.
+    :class:`Faults`. ``write_batch`` > 1 lets a connection send up to that many queued frames in one write (the
+    loopback benchmarks; see ``SimRuntime._write``). Use a literal address: the URLs carry it as given.
+    Leaving the block stops everything.
     """
     if config is None:
         config = SimConfig.for_symbols(
@@ -201,6 +204,7 @@ async def open_simulator(
         faults=faults or NoFaults(),
         start_ns=_start_ms(config.start_time_ms) * 1_000_000,
         t0=trio.current_time(),
+        write_batch=max(1, write_batch),
     )
     default = face.add_account(config.default_funding(), account_id=DEFAULT_ACCOUNT)
     opened = {DEFAULT_ACCOUNT: default}

@@ -43,29 +43,41 @@ async def client_handshake(
     resource: str,
     headers: Sequence[tuple[bytes, bytes]],
     endpoint: str,
-) -> wsproto.WSConnection:
-    """Send the upgrade request on ``stream`` and read the answer; the open connection on success.
+) -> tuple[wsproto.WSConnection, bytes]:
+    """Send the upgrade request on ``stream`` and read the answer; the open connection on success, with the
+    bytes that followed the answer's head in the same read (the start of the first frames).
 
-    Bytes that followed the server's answer in the same read (a first message) stay buffered in the returned
-    connection: its ``events()`` yields them. Raises :class:`ConnectFailed` when refused or cut short; socket
-    errors are the caller's to map (it runs this under ``map_transport_errors(connecting=True)``).
+    Those bytes are *returned*, not left buffered in wsproto: the open connection parses plain data frames
+    itself and hands wsproto only whole frames, so wsproto's own buffer must start empty. Raises
+    :class:`ConnectFailed` when refused or cut short; socket errors are the caller's to map (it runs this under
+    ``map_transport_errors(connecting=True)``).
     """
     proto = wsproto.WSConnection(ConnectionType.CLIENT)
     await stream.send_all(proto.send(Request(host=host, target=resource, extra_headers=list(headers))))
     status: int | None = None
     body, refused = 0, False
+    head: bytes | None = b""  # the answer's head so far; None once it is complete
     while not refused:
         data = await stream.receive_some(RECEIVE_CHUNK)
+        chunks: list[bytes | None] = [bytes(data) if data else None]
+        if data and head is not None:
+            head += data
+            end = head.find(b"\r\n\r\n")
+            if end >= 0:
+                rest = len(head) - (end + 4)
+                chunks = [bytes(data[: len(data) - rest]), bytes(data[len(data) - rest :])] if rest else chunks
+                head = None
         try:
-            proto.receive_data(bytes(data) if data else None)
-            for event in proto.events():
-                if isinstance(event, AcceptConnection):
-                    return proto
-                if isinstance(event, RejectConnection):
-                    status, refused = event.status_code, not event.has_body
-                elif isinstance(event, RejectData):
-                    body += len(event.data)
-                    refused = event.body_finished or body > _MAX_REJECT_BODY
+            for index, chunk in enumerate(chunks):
+                proto.receive_data(chunk)
+                for event in proto.events():
+                    if isinstance(event, AcceptConnection):
+                        return proto, b"".join(c for c in chunks[index + 1 :] if c)
+                    if isinstance(event, RejectConnection):
+                        status, refused = event.status_code, not event.has_body
+                    elif isinstance(event, RejectData):
+                        body += len(event.data)
+                        refused = event.body_finished or body > _MAX_REJECT_BODY
         except wsproto.utilities.RemoteProtocolError as exc:
             raise ConnectFailed(f"WebSocket handshake failed: {exc}", endpoint) from exc
         if not data and status is None:

@@ -85,7 +85,7 @@ async def open_ws(
                     else:
                         stream = await trio.open_tcp_stream(host, port)
                     try:
-                        proto = await client_handshake(stream, host_header, resource, headers, where)
+                        proto, first = await client_handshake(stream, host_header, resource, headers, where)
                     except BaseException:
                         await trio.aclose_forcefully(stream)
                         raise
@@ -103,8 +103,9 @@ async def open_ws(
                 close_timeout,
                 wall_ns,
             )
-            # A first message that came with the handshake's answer.
-            await conn._handle_events(trio.current_time(), wall_ns(), True)
+            # First frames that came with the handshake's answer.
+            if first:
+                await conn._ingest(first, trio.current_time(), wall_ns(), True)
             nursery.start_soon(run_duties, conn)
             try:
                 yield conn
