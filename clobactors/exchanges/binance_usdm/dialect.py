@@ -188,7 +188,7 @@ class BinanceUsdmDialect(BinanceDialectMixin):
             return self.stream_route(subscription).value
         return ""
 
-    def book_price_decimals(self, instrument: Instrument) -> None:
+    def book_price_decimals(self, instrument: Instrument) -> int | None:
         """``None``: USD-M writes prices without fixed width (``"45266.16"``, ``"9.91"``); the tick sets the grid."""
         return None
 
