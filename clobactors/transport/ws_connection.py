@@ -71,7 +71,7 @@ class WsConnection(trio.abc.AsyncResource):
 
     Built by :func:`~clobactors.transport.ws_open.open_ws`. One task receives at a time (the consumer); any
     task may send. The background duties (:mod:`clobactors.transport.ws_duties`) share this state: the keeper
-    reads through ``_read`` and watches ``_consumer_in``/``_left_at``; the heartbeat fills ``_pongs``, which
+    reads through ``_read`` and waits on ``_keeper_wait``; the heartbeat fills ``_pongs``, which
     ``_handle_events`` answers.
     """
 
@@ -102,6 +102,7 @@ class WsConnection(trio.abc.AsyncResource):
     _read_done: trio.Event | None = attrs.field(default=None, init=False, repr=False)
     _consumer_in: bool = attrs.field(default=False, init=False)
     _left_at: float = attrs.field(default=0.0, init=False)
+    _keeper_wait: trio.Event | None = attrs.field(default=None, init=False, repr=False)
     _last_heard_at: float = attrs.field(default=0.0, init=False)
     _handed: int = attrs.field(default=0, init=False)
     _failure: TransportError | None = attrs.field(default=None, init=False)
@@ -153,9 +154,11 @@ class WsConnection(trio.abc.AsyncResource):
                 await self._read(consumer=True)
             return frames.popleft()
         finally:
-            # Nobody is woken here: the keeper polls (``ws_duties``), so leaving costs no task switch a frame.
             self._consumer_in = False
             self._left_at = trio.current_time()
+            if self._keeper_wait is not None:  # parked while we were in: at most once per _KEEP_AFTER
+                self._keeper_wait.set()
+                self._keeper_wait = None
 
     def __aiter__(self) -> AsyncIterator[WsFrame]:
         return self._iterate()

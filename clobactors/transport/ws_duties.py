@@ -3,9 +3,11 @@
 Part of :mod:`clobactors.transport.ws` (whose docstring has the overview). These tasks run beside the consumer
 for the life of a :class:`~clobactors.transport.ws_connection.WsConnection`, under its one cancel scope, and
 work on its state: they are functions of the connection, not a second object, so that the per-frame path in
-:mod:`clobactors.transport.ws_connection` pays nothing for them. None of them runs per frame: the keeper polls
-every ``_KEEP_AFTER`` while the consumer keeps up, the idle watch sleeps once per quiet period, the heartbeat
-once per ping.
+:mod:`clobactors.transport.ws_connection` pays nothing for them. None of them runs per frame: the keeper sleeps
+while the consumer keeps up (it is woken by the consumer's first exit from ``receive`` after it parked, then
+sleeps ``_KEEP_AFTER``: one wake-up per ``_KEEP_AFTER`` at most, none while the connection is quiet), the idle
+watch sleeps once per quiet period, the heartbeat once per ping. Polling instead would wake every connection
+20 times a second for nothing, and a day of virtual time in a test 1.7 million times.
 """
 
 from __future__ import annotations
@@ -46,10 +48,8 @@ async def _keeper(ws: WsConnection) -> None:
     """Read for the consumer while it stays away (pongs, close frames, overflow detection)."""
     while ws._failure is None:
         if ws._consumer_in or ws._reading:
-            # Poll rather than be woken: a wake-up from ``receive`` cost a task switch per frame, ahead of the
-            # strategy's. Takeover time is unchanged: this sleep began while the consumer was in, so it ends
-            # no later than ``_left_at + _KEEP_AFTER``, where the sleep below picks up.
-            await trio.sleep(_KEEP_AFTER)
+            ws._keeper_wait = trio.Event()
+            await ws._keeper_wait.wait()
             continue
         due = ws._left_at + _KEEP_AFTER
         if trio.current_time() < due:
