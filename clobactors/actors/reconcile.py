@@ -14,14 +14,9 @@ the user stream there) changes nothing the second time.
 4. fills of orders we do not track (they ended while no session ran, so no open-order list names them) wait
    as orphans; each such order is queried by the exchange's id and adopted with its reported state, which
    lets its fills through, then its final status;
-5. with an :class:`~clobactors.order_journal.OrderJournal`: each order an earlier process journaled and
-   that is still unaccounted for (not listed open, not adopted through its fills) is queried by client order
-   id and adopted with its reported state, published once (``cancelled``, ``expired``, ``filled`` after its
-   fills, which step 3 fetched for the journaled instruments too), and marked done in the journal. One the
-   exchange does not know (Binance -2013: never placed, or ended without a fill so long ago that the exchange
-   archived it) is published ``expired`` with nothing filled and a reason saying so, then an
-   :class:`~clobactors.messages.OrderOutcomeUnknown` alarm, because that end is inferred: either way it is not
-   live and, as far as the exchange can tell, never traded. It is then done, so it is not asked about again;
+5. with an :class:`~clobactors.order_journal.OrderJournal`: each order an earlier process journaled that is
+   still unaccounted for is queried by client order id and its end published
+   (:mod:`clobactors.actors.journal_recovery`);
 6. orders we believe live that the exchange no longer lists are queried one by one to learn their terminal
    state; one the exchange no longer knows at all is concluded ``expired`` with the reason.
 
@@ -57,7 +52,9 @@ import trio
 from clobactors.actors.account_book import AccountBook
 from clobactors.actors.actor import Context
 from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.journal_recovery import journaled_instruments, resolve_journaled
 from clobactors.actors.order_clock import ClockKeeper, signed_rest
+from clobactors.actors.order_queries import query_order, query_report
 from clobactors.actors.perp import as_perp
 from clobactors.backoff import Backoff
 from clobactors.errors import (
@@ -67,12 +64,10 @@ from clobactors.errors import (
     LocalProtocolError,
     RemoteProtocolError,
     TransportError,
-    UnknownOrder,
 )
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import Fill, OrderUpdate
 from clobactors.model import Instrument, OrderStatus
-from clobactors.order_journal import JournaledOrder
 from clobactors.orders import InFlight, TrackedOrder
 from clobactors.ratelimit import Priority
 
@@ -129,29 +124,6 @@ class ReconcileSummary:
     resolved: int = 0
     #: Orders an earlier process journaled that nothing else accounted for, queried by client order id.
     journaled: int = 0
-
-
-async def query_order(
-    ctx: Context, link: ExchangeLink, order: TrackedOrder, *, clock: ClockKeeper | None = None
-) -> OrderUpdate | None:
-    """The exchange's report on ``order``, or ``None`` when it answers "unknown order"."""
-    instrument = link.instrument(order.instrument)
-    return await _ask(
-        ctx,
-        link,
-        clock,
-        lambda: link.dialect.query_order_request(instrument, order.client_order_id, link.credentials, link.now_ms()),
-    )
-
-
-async def _ask(
-    ctx: Context, link: ExchangeLink, clock: ClockKeeper | None, build: Callable[[], HttpRequestSpec]
-) -> OrderUpdate | None:
-    try:
-        result = await signed_rest(ctx, link, clock, build, Priority.QUERY)
-    except UnknownOrder:
-        return None
-    return link.dialect.decode_query_order(result, ctx.wall_ns())
 
 
 async def _query(
@@ -231,7 +203,7 @@ async def reconcile(
             seen.add(order.client_order_id)
 
     names = set(instruments) | {u.instrument for u in listed} | {o.instrument for o in book.tracker.open_orders()}
-    names |= {e.instrument for e in _unaccounted(book) if _listed(link, e.instrument)}
+    names |= journaled_instruments(link, book)
     fills = 0
     for name in sorted(names):
         found = await _fills(ctx, link, clock, name, _fills_since(link, book, policy, name))
@@ -239,7 +211,7 @@ async def reconcile(
         await book.apply(ctx, found)
 
     resolved = await _resolve_orphan_fills(ctx, link, book, clock)
-    journaled = await _resolve_journaled(ctx, link, book, clock)
+    journaled = await resolve_journaled(ctx, link, book, clock)
 
     vanished = 0
     settled = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
@@ -389,68 +361,10 @@ async def _resolve_orphan_fills(
         except LocalProtocolError as exc:  # an id this dialect cannot query by
             logger.warning("%s: fills of order %s left unattached: %s", link.name, eid, exc)
             continue
-        report = await _ask(ctx, link, clock, build)
+        report = await query_report(ctx, link, clock, build)
         if report is None or report.exchange_order_id != eid:
             logger.warning("%s: fills of order %s left unattached: the exchange does not know it", link.name, eid)
             continue
         if await book.apply_update(ctx, report, adopt_ended=True) is not None:
             resolved += 1
     return resolved
-
-
-def _unaccounted(book: AccountBook) -> list[JournaledOrder]:
-    """Journaled orders the book does not track: of an earlier process, and not yet listed nor adopted."""
-    if book.journal is None:
-        return []
-    return [e for e in book.journal.open_orders() if e.client_order_id not in book.tracker]
-
-
-def _listed(link: ExchangeLink, name: str) -> bool:
-    try:
-        link.instrument(name)
-    except ConfigError:
-        return False
-    return True
-
-
-async def _resolve_journaled(ctx: Context, link: ExchangeLink, book: AccountBook, clock: ClockKeeper | None) -> int:
-    """Query each unaccounted journaled order by client order id; publish its end (module docstring, step 5)."""
-    entries = _unaccounted(book)
-    for entry in entries:
-        report: OrderUpdate | None = None
-        if _listed(link, entry.instrument):
-            instrument, cid = link.instrument(entry.instrument), entry.client_order_id
-
-            def build(instrument: Instrument = instrument, cid: str = cid) -> HttpRequestSpec:
-                return link.dialect.query_order_request(instrument, cid, link.credentials, link.now_ms())
-
-            report = await _ask(ctx, link, clock, build)
-            why = "journaled by an earlier process and unknown to the exchange (never placed, or archived)"
-        else:
-            why = f"journaled by an earlier process on {entry.instrument}, which the exchange no longer lists"
-        if report is not None:
-            await book.apply_update(ctx, report, adopt_ended=True)
-        if book.tracker.get(entry.client_order_id) is None:  # unknown, or a report we could not adopt
-            logger.warning("%s: journaled order %s concluded expired: %s", link.name, entry.client_order_id, why)
-            await book.conclude_journaled(ctx, _expired(entry, why, ctx.wall_ns()))
-        # A report of a live order (placed after the open-order list was fetched) leaves it tracked and
-        # journaled open, like any order of ours; a terminal one retired it, which marked it done.
-    return len(entries)
-
-
-def _expired(entry: JournaledOrder, reason: str, recv_ns: int) -> OrderUpdate:
-    return OrderUpdate(
-        exchange=entry.exchange,
-        instrument=entry.instrument,
-        client_order_id=entry.client_order_id,
-        status=OrderStatus.EXPIRED,
-        side=entry.side,
-        order_type=entry.order_type,
-        time_in_force=entry.time_in_force,
-        price=entry.price,
-        size=entry.size,
-        reduce_only=entry.reduce_only,
-        position_side=entry.position_side,
-        reason=reason,
-        ts_recv=recv_ns,
-    )
