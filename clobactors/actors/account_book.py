@@ -6,7 +6,7 @@ merge path. Every report, whether it came from a REST answer, the user stream or
 through :meth:`AccountBook.apply`, which merges it with :class:`~clobactors.order_tracker.OrderTracker`
 (idempotent, fills deduplicated by trade id, terminal states final) and publishes canonical events on the bus
 *only when something changed*. Account events are published with the bus's never-drop path, in the order
-their changes were made (see :meth:`AccountBook._emit`), whichever of the order manager's tasks made them.
+their changes were made (see :mod:`clobactors.actors.ordered_publisher`), whichever of the order manager's tasks made them.
 
 Orders the exchange reports that we never placed (left open by an earlier session, or placed by hand) are
 *adopted* when their report is not terminal, so they can be tracked and cancelled like ours. Terminal orders
@@ -33,9 +33,9 @@ from typing import Final, assert_never, final
 
 import attrs
 import msgspec
-import trio
 
 from clobactors.actors.actor import Context
+from clobactors.actors.ordered_publisher import HeldEvents, OrderedPublisher
 from clobactors.errors import ConfigError
 from clobactors.messages import (
     AccountEvent,
@@ -77,10 +77,9 @@ class AccountBook:
     _terminal: deque[str] = attrs.field(factory=deque, init=False)
     _retained: set[str] = attrs.field(factory=set, init=False)
     _adopted: int = attrs.field(default=0, init=False)
-    _published: int = attrs.field(default=0, init=False)
     _stale_balances: int = attrs.field(default=0, init=False)
     #: Serialises publication (FIFO), so events reach the bus in the order their changes were made.
-    _emitting: trio.Lock = attrs.field(factory=trio.Lock, init=False, repr=False)
+    _publisher: OrderedPublisher = attrs.field(factory=OrderedPublisher, init=False, repr=False)
 
     # -- views ---------------------------------------------------------------------------------------------
 
@@ -112,7 +111,7 @@ class AccountBook:
 
     @property
     def published(self) -> int:
-        return self._published
+        return self._publisher.published
 
     @property
     def stale_balances(self) -> int:
@@ -138,11 +137,11 @@ class AccountBook:
         if self.journal is not None:
             self.journal.record_open(order, ctx.wall_ns())
         changes = self.tracker.track(order)
-        return await self._hold(ctx, (self._snapshot(ctx, order), *self._events(ctx, changes)))
+        return await self._publisher.hold(ctx, (self._snapshot(ctx, order), *self._events(ctx, changes)))
 
     async def publish_held(self, ctx: Context, changes: Iterable[Change]) -> HeldEvents:
         """:meth:`publish`, held as :meth:`track_held` holds (a cancel's ``pending_cancel``)."""
-        return await self._hold(ctx, tuple(self._events(ctx, changes)))
+        return await self._publisher.hold(ctx, tuple(self._events(ctx, changes)))
 
     async def apply(self, ctx: Context, events: Iterable[AccountEvent]) -> None:
         """Merge one batch of reports from any source (a REST answer, a stream frame); publish what changed.
@@ -316,7 +315,7 @@ class AccountBook:
         await self._emit(ctx, *self._events(ctx, changes, report))
 
     def _events(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> list[AccountEvent]:
-        """The events ``changes`` publish, with each order's snapshot taken now (see :meth:`_emit`)."""
+        """The events ``changes`` publish, with each order's snapshot taken now (see :mod:`~clobactors.actors.ordered_publisher`)."""
         events: list[AccountEvent] = []
         for change in changes:
             if change.anomaly is not None:
@@ -382,39 +381,8 @@ class AccountBook:
         return order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns())
 
     async def _emit(self, ctx: Context, *events: AccountEvent | OrderOutcomeUnknown) -> None:
-        """Publish ``events`` after every batch whose changes were made before theirs.
-
-        Each snapshot is taken when its change is made, but publishing may wait (the bus checkpoints, and a
-        full subscriber makes the never-drop path wait for room). Without an order, another task (a user-stream
-        report, a cancel's answer, a reconciliation) changing the same order meanwhile could publish first, and
-        the older snapshot would land last: the bus would show a state the order has left (``cancelled`` then
-        ``unknown`` while the order is cancelled), and nothing would ever correct it. Callers build their batch
-        and call this with no checkpoint after the change; the lock is FIFO and its queue is joined without a
-        checkpoint, so batches go out in the order their changes were made.
-        """
-        if events:
-            await (await self._hold(ctx, events)).release(ctx)
-
-    async def _hold(self, ctx: Context, events: tuple[AccountEvent | OrderOutcomeUnknown, ...]) -> HeldEvents:
-        """Take the batch's place in the publishing order (see :meth:`_emit`); publish on release.
-
-        A free lock is taken without the yield ``Lock.acquire`` makes after taking it (~5 µs on the order path
-        before its request leaves): a free trio lock has no waiters, so this cannot overtake anyone.
-        """
-        await trio.lowlevel.checkpoint_if_cancelled()
-        try:
-            self._emitting.acquire_nowait()
-        except trio.WouldBlock:
-            await self._emitting.acquire()
-        return HeldEvents(self, events)
-
-    async def _publish_in_place(self, ctx: Context, events: tuple[AccountEvent | OrderOutcomeUnknown, ...]) -> None:
-        try:
-            for event in events:
-                self._published += 1
-                await ctx.bus.publish(event)
-        finally:
-            self._emitting.release()
+        """Publish ``events`` in the account's publishing order (:mod:`~clobactors.actors.ordered_publisher`)."""
+        await self._publisher.emit(ctx, events)
 
     def _retire(self, ctx: Context, client_order_id: str) -> None:
         if client_order_id in self._retained:
@@ -427,25 +395,3 @@ class AccountBook:
             old = self._terminal.popleft()
             self._retained.discard(old)
             self.tracker.forget(old)
-
-
-@final
-@attrs.define(eq=False)
-class HeldEvents:
-    """A batch whose changes are made and whose place in the publishing order is taken (the account book's
-    lock is held by the task that made it): :meth:`release` publishes it, in that same task, exactly once.
-
-    Other publishers of the account wait meanwhile, so hold only across work that does not wait on the
-    exchange (writing a request on an idle connection).
-    """
-
-    _book: AccountBook
-    _events: tuple[AccountEvent | OrderOutcomeUnknown, ...]
-    _released: bool = False
-
-    async def release(self, ctx: Context) -> None:
-        """Publish the batch and give up its place (also when cancelled meanwhile: the place is freed)."""
-        if self._released:
-            raise RuntimeError("held events released twice")
-        self._released = True
-        await self._book._publish_in_place(ctx, self._events)
