@@ -6,7 +6,8 @@ merge path. Every report, whether it came from a REST answer, the user stream or
 through :meth:`AccountBook.apply`, which merges it with :class:`~clobactors.order_tracker.OrderTracker`
 (idempotent, fills deduplicated by trade id, terminal states final) and publishes canonical events on the bus
 *only when something changed*. Account events are published with the bus's never-drop path, in the order
-their changes were made (see :mod:`clobactors.actors.ordered_publisher`), whichever of the order manager's tasks made them.
+their changes were made (see :mod:`clobactors.actors.ordered_publisher`), whichever of the order manager's
+tasks made them.
 
 Orders the exchange reports that we never placed (left open by an earlier session, or placed by hand) are
 *adopted* when their report is not terminal, so they can be tracked and cancelled like ours. Terminal orders
@@ -315,7 +316,7 @@ class AccountBook:
         await self._emit(ctx, *self._events(ctx, changes, report))
 
     def _events(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> list[AccountEvent]:
-        """The events ``changes`` publish, with each order's snapshot taken now (see :mod:`~clobactors.actors.ordered_publisher`)."""
+        """The events ``changes`` publish, each order's snapshot taken now (:mod:`~.ordered_publisher` says why)."""
         events: list[AccountEvent] = []
         for change in changes:
             if change.anomaly is not None:
