@@ -99,6 +99,11 @@ class WsConnection(trio.abc.AsyncResource):
     #: Someone reads the socket (the consumer, or the keeper while the consumer is away).
     _reading: bool = attrs.field(default=False, init=False)
     _read_scope: trio.CancelScope | None = attrs.field(default=None, init=False, repr=False)
+    #: The socket under the stream (through TLS), when there is one: a consumer's read blocked on it is woken
+    #: by ``notify_closing`` when the connection fails or closes, so it needs no cancel scope of its own.
+    _socket: trio.socket.SocketType | None = attrs.field(default=None, init=False, repr=False)
+    #: Frames were handed to the consumer since the last read (see :meth:`receive`).
+    _handed_out: bool = attrs.field(default=False, init=False)
     _read_done: trio.Event | None = attrs.field(default=None, init=False, repr=False)
     _consumer_in: bool = attrs.field(default=False, init=False)
     _left_at: float = attrs.field(default=0.0, init=False)
@@ -117,6 +122,11 @@ class WsConnection(trio.abc.AsyncResource):
 
     def __attrs_post_init__(self) -> None:
         self._left_at = self._last_heard_at = trio.current_time()
+        stream = self._stream
+        while isinstance(stream, trio.SSLStream):
+            stream = stream.transport_stream
+        if isinstance(stream, trio.SocketStream):
+            self._socket = stream.socket
 
     @property
     def failure(self) -> TransportError | None:
@@ -135,6 +145,7 @@ class WsConnection(trio.abc.AsyncResource):
                 await trio.lowlevel.checkpoint_if_cancelled()
             if frames:  # (another receiver may have taken it meanwhile)
                 self._left_at = trio.current_time()
+                self._handed_out = True
                 return frames.popleft()
         self._handed = 0
         self._consumer_in = True
@@ -151,7 +162,17 @@ class WsConnection(trio.abc.AsyncResource):
                         self._read_done = trio.Event()
                     await self._read_done.wait()
                     continue
+                if self._handed_out:
+                    # What we handed out woke someone (a strategy, through the bus): let them run before we
+                    # pay for a read that usually finds nothing and parks (~30 µs in context, bench/run.py
+                    # loopback-market), then look again. Twice: trio runs a batch in random order, so after
+                    # one yield we would still go first half the time.
+                    self._handed_out = False
+                    await trio.lowlevel.checkpoint()
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                    continue
                 await self._read(consumer=True)
+            self._handed_out = True
             return frames.popleft()
         finally:
             self._consumer_in = False
@@ -198,8 +219,7 @@ class WsConnection(trio.abc.AsyncResource):
             return
         self._closed = True
         self._tasks.cancel()
-        if self._read_scope is not None:
-            self._read_scope.cancel()
+        self._stop_read()
         with trio.CancelScope(shield=True):
             await self._tasks_done.wait()
             while self._reading:  # a consumer in another task is leaving its read
@@ -216,19 +236,23 @@ class WsConnection(trio.abc.AsyncResource):
         """One read from the socket, its events handled; frames land in ``_frames``. Only one task at a time."""
         self._reading = True
         try:
-            scope = self._read_scope = trio.CancelScope()
             try:
-                with scope:
+                if consumer and self._socket is not None:
+                    # No cancel scope (~5 µs a read): _fail and aclose wake this read with notify_closing.
                     data = await self._stream.receive_some(RECEIVE_CHUNK)
+                else:  # the keeper's read, which the consumer cancels to take the socket back
+                    scope = self._read_scope = trio.CancelScope()
+                    with scope:
+                        data = await self._stream.receive_some(RECEIVE_CHUNK)
+                    if scope.cancelled_caught:
+                        return
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
-                if self._closed:
+                if self._closed or self._failure is not None:
                     return
                 self._fail(ConnectionLost(f"{close_text(CloseReason.ABNORMAL_CLOSURE, None)}: {exc!r}", self._endpoint))
                 return
             finally:
                 self._read_scope = None
-            if scope.cancelled_caught:
-                return
             if not consumer:
                 self._keeper_reads += 1
             now = trio.current_time()
@@ -394,8 +418,14 @@ class WsConnection(trio.abc.AsyncResource):
         if self._failure is None:
             self._failure = error
         self._tasks.cancel()
+        self._stop_read()
+
+    def _stop_read(self) -> None:
+        """End a pending read: cancel the keeper's, wake a consumer's (the connection is failed or closing)."""
         if self._read_scope is not None:
             self._read_scope.cancel()
+        elif self._reading and self._socket is not None:
+            trio.lowlevel.notify_closing(self._socket)
 
     def _ended(self) -> TransportError:
         failure = self._failure

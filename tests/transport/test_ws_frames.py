@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, BytesMessage, Message, Request, TextMessage
 
-from clobactors.errors import ConnectionLost
+from clobactors.errors import ConnectionLost, TransportTimeout
 from clobactors.sim.ws_protocol import frame_message
 from clobactors.transport.ws import WsConnection, open_ws
 
@@ -190,3 +190,50 @@ def test_frame_message_matches_wsproto() -> None:
     for message in ("", "a" * 125, "b" * 126, "c" * 65535, "d" * 65536, b"", b"\x00" * 200):
         event = TextMessage(data=message) if isinstance(message, str) else BytesMessage(data=message)
         assert frame_message(message) == server.send(event)
+
+
+async def test_whoever_a_frame_woke_runs_before_the_next_read(autojump_clock: trio.testing.MockClock) -> None:
+    """After handing out a frame, ``receive`` lets the tasks it woke run before it reads the socket again."""
+    order: list[str] = []
+
+    async def script(stream: trio.SocketStream, answer: bytes) -> None:
+        await stream.send_all(answer + _frame(1, b"one"))
+        await trio.sleep(1)
+        await stream.send_all(_frame(1, b"two"))
+
+    async with raw_server(script) as url, open_ws(url) as ws:
+        woken = trio.Event()
+
+        async def strategy() -> None:
+            await woken.wait()
+            order.append("strategy")
+
+        receive_some = ws._stream.receive_some
+
+        async def reading(max_bytes: int | None = None) -> bytes | bytearray:
+            order.append("read")
+            return await receive_some(max_bytes)
+
+        ws._stream.receive_some = reading  # type: ignore[method-assign]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(strategy)
+            assert (await ws.receive()).data == "one"
+            await trio.testing.wait_all_tasks_blocked()  # the strategy is parked, as on the bus
+            order.clear()
+            woken.set()  # as the bus would, publishing what the frame said
+            assert (await ws.receive()).data == "two"
+        assert order[:2] == ["strategy", "read"]
+
+
+async def test_a_failure_wakes_the_consumers_pending_read(autojump_clock: trio.testing.MockClock) -> None:
+    """The consumer's read has no cancel scope of its own: an idle timeout (another task) must still end it."""
+
+    async def script(stream: trio.SocketStream, answer: bytes) -> None:
+        await stream.send_all(answer)  # then silence
+
+    async with raw_server(script) as url, open_ws(url, idle_timeout=5.0) as ws:
+        start = trio.current_time()
+        with trio.fail_after(60), pytest.raises(TransportTimeout):
+            await ws.receive()
+        assert trio.current_time() - start == pytest.approx(5.0)
+        assert ws._socket is not None  # the scope-free path was the one taken
