@@ -9,6 +9,8 @@ message                                         answer
                                                 (``unknown`` if it did not), or the typed error (``fail``)
 ``ask(CancelOrder)``                            the order's :class:`OrderUpdate` after the cancel's answer
 ``ask(CancelAll)``                              ``tuple[OrderUpdate, ...]`` of our orders it touched
+``ask(ModifyOrder)``                            the modified order's :class:`OrderUpdate` (a cancel-replace's:
+                                                the replacement's), or the typed error
 ``ask(Reconcile)``                              a :class:`~clobactors.actors.reconcile.ReconcileSummary`
 ``ask(GetBalances)``                            ``Mapping[str, Balance]`` (read-only copy) by asset
 ``ask(GetOpenOrders)``                          ``tuple[OrderUpdate, ...]`` of non-terminal orders
@@ -56,7 +58,8 @@ at once and a kept-alive connection is idle, written in the actor's own task (no
 wire); only the wait for its answer runs in a task.
 
 This module routes; the jobs live apart: :mod:`~clobactors.actors.order_placement` (creates),
-:mod:`~clobactors.actors.order_cancellation` (cancels), :mod:`~clobactors.actors.order_outcomes` (unknown
+:mod:`~clobactors.actors.order_cancellation` (cancels), :mod:`~clobactors.actors.order_modification`
+(modifies), :mod:`~clobactors.actors.order_outcomes` (unknown
 outcomes), :mod:`~clobactors.actors.order_clock` (clock offset), :mod:`~clobactors.actors.reconcile`.
 """
 
@@ -85,13 +88,22 @@ from clobactors.actors.order_messages import (
     OrderReport,
     Reconcile,
 )
+from clobactors.actors.order_modification import Modification
 from clobactors.actors.order_outcomes import Outcomes, answer, check_exchange
 from clobactors.actors.order_placement import Placement
 from clobactors.actors.perp import close_order, require_perp, set_leverage, set_position_mode
 from clobactors.actors.reconcile import ReconcileSummary, ResolvePolicy, light_reconcile, reconcile
 from clobactors.client_ids import ClientIdSpec, ClientOrderIdFactory
 from clobactors.errors import ClobactorsError, ConfigError, LocalProtocolError
-from clobactors.messages import CancelAll, CancelOrder, OrderUpdate, PlaceOrder, SetLeverage, SetPositionMode
+from clobactors.messages import (
+    CancelAll,
+    CancelOrder,
+    ModifyOrder,
+    OrderUpdate,
+    PlaceOrder,
+    SetLeverage,
+    SetPositionMode,
+)
 from clobactors.order_journal import OrderJournal
 
 __all__ = [
@@ -138,6 +150,7 @@ class OrderManager:
     _outcomes: Outcomes = attrs.field(init=False)
     _placement: Placement = attrs.field(init=False)
     _cancellation: Cancellation = attrs.field(init=False)
+    _modification: Modification = attrs.field(init=False)
     _reconcile_lock: trio.Lock = attrs.field(factory=trio.Lock, init=False, repr=False)
     _reconciliations: int = attrs.field(default=0, init=False)
     _periodic: int = attrs.field(default=0, init=False)
@@ -157,6 +170,7 @@ class OrderManager:
         self._cancellation = Cancellation(
             self.name, self.link, book, outcomes, clock, self._placement.creating, self.instruments
         )
+        self._modification = Modification(self.name, self.link, book, outcomes, clock, self._placement.creating)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -167,7 +181,7 @@ class OrderManager:
         spec = self.link.dialect.client_order_id_spec()
         if not isinstance(spec, ClientIdSpec):
             raise ConfigError(f"{self.link.name}: client_order_id_spec() must return a ClientIdSpec")
-        self._placement.ids = ClientOrderIdFactory(spec, rng=self.id_rng)
+        self._placement.ids = self._modification.ids = ClientOrderIdFactory(spec, rng=self.id_rng)
         self._outcomes.rng = ctx.system.rng_for(ctx.name)
         try:
             with unwrap_exception_group():
@@ -196,6 +210,8 @@ class OrderManager:
                 await self._cancellation.cancel_now(ctx, nursery, message, cancel)
             case Request(payload=CancelAll() as cancel_all):
                 nursery.start_soon(answer, message, lambda: self._cancellation.cancel_all(ctx, cancel_all))
+            case Request(payload=ModifyOrder() as modify):
+                nursery.start_soon(answer, message, lambda: self._modification.modify(ctx, modify))
             case Request(payload=Reconcile(reason=reason)):
                 nursery.start_soon(answer, message, lambda: self._reconcile(ctx, reason))
             case Request(payload=GetBalances()):
@@ -273,6 +289,7 @@ class OrderManager:
             placed=self._placement.placed,
             rejected_locally=self._placement.rejected_locally,
             cancels=self._cancellation.cancels,
+            modifies=self._modification.modifies,
             outcome_unknown=self._outcomes.unknown,
             resolving=self._outcomes.resolving,
             reconciliations=self._reconciliations,

@@ -104,3 +104,5 @@ class OrderManagerStatistics:
     #: Light reconciliations run every ``reconcile_interval`` (and those that failed, to be retried next time).
     periodic_reconciliations: int = 0
     periodic_reconcile_failures: int = 0
+    #: ModifyOrder commands served (:mod:`clobactors.actors.order_modification`).
+    modifies: int = 0

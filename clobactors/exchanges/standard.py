@@ -12,8 +12,8 @@ The actors drive a dialect in four roles:
   :data:`~clobactors.messages.MarketEvent`, REST snapshots, and one :class:`BookSync` per instrument that
   applies the exchange's documented sequencing rule.
 * **user stream** - how to authenticate (:class:`UserStreamAuth`), and frame decoding into account events.
-* **orders** - place / cancel / cancel-all / query / open orders / fills / balances requests and their
-  decoding, the route cost for the rate limiter, and error mapping into :mod:`clobactors.errors`.
+* **orders** - place / cancel / cancel-all / modify / query / open orders / fills / balances requests and
+  their decoding, the route cost for the rate limiter, and error mapping into :mod:`clobactors.errors`.
 
 :class:`PerpDialect` adds positions, leverage, position mode and funding for perpetual venues.
 
@@ -30,6 +30,7 @@ from typing import Protocol, TypeAlias, TypeVar, final
 import attrs
 import msgspec
 
+from clobactors.errors import ExchangeError
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
     AccountEvent,
@@ -58,6 +59,9 @@ __all__ = [
     "ControlKind",
     "ExchangeInfo",
     "MarketFrame",
+    "ModifyAnswer",
+    "ModifyOutcome",
+    "ModifyStyle",
     "PerpDialect",
     "SpotDialect",
     "Subscription",
@@ -181,6 +185,43 @@ class UserStreamAuth(enum.StrEnum):
     SIGNED_FRAME = "signed_frame"
 
 
+class ModifyStyle(enum.StrEnum):
+    """How an exchange changes a resting order's price or size."""
+
+    #: Cancel the order and place a replacement under a new client order id, in one request (Binance spot
+    #: ``cancelReplace``): the replacement joins the back of the queue.
+    CANCEL_REPLACE = "cancel_replace"
+    #: Change the order in place, keeping its ids (Binance USD-M ``PUT /fapi/v1/order``).
+    AMEND = "amend"
+
+
+class ModifyOutcome(enum.StrEnum):
+    """What a modification request did, as its answer tells."""
+
+    #: The order now rests as asked: amended in place, or cancelled and replaced.
+    MODIFIED = "modified"
+    #: The original was cancelled but its replacement was refused (``error`` says why): nothing rests.
+    REPLACEMENT_REFUSED = "replacement_refused"
+    #: Nothing was done to the original (``error`` says why; an
+    #: :class:`~clobactors.errors.UnknownOrder` means it may have filled meanwhile).
+    REFUSED = "refused"
+
+
+@final
+@attrs.frozen
+class ModifyAnswer:
+    """A modification request's answer: the outcome, the reports on the orders it touched (the original's
+    end and the replacement's state, or the amended order), and the typed error when not :attr:`MODIFIED`.
+
+    A dialect returns it for every answer of its modify endpoint that :meth:`SpotDialect.is_error` does not
+    count as an error; answers that say nothing happened may simply be errors (raised by ``map_error``).
+    """
+
+    outcome: ModifyOutcome
+    events: tuple[AccountEvent, ...] = ()
+    error: ExchangeError | None = None
+
+
 C = TypeVar("C", contravariant=True)
 
 
@@ -298,6 +339,21 @@ class SpotDialect(Protocol[C]):
     def cancel_all_request(
         self, command: CancelAll, instrument: Instrument, credentials: C, now_ms: int
     ) -> HttpRequestSpec: ...
+
+    #: Whether :meth:`modify_order_request` replaces the order (new client order id) or amends it in place.
+    modify_style: ModifyStyle
+
+    def modify_order_request(
+        self, command: PlaceOrder, original: str, instrument: Instrument, credentials: C, now_ms: int
+    ) -> HttpRequestSpec:
+        """Change order ``original`` (our client order id) into ``command``: the full order it becomes, with
+        unchanged fields copied from the original; its ``client_order_id`` is the replacement's new id
+        (:attr:`ModifyStyle.CANCEL_REPLACE`) or ``original`` itself (:attr:`ModifyStyle.AMEND`)."""
+        ...
+
+    def decode_modify_order(
+        self, result: HttpResult, command: PlaceOrder, original: str, recv_ns: int
+    ) -> ModifyAnswer: ...
 
     def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]: ...
 

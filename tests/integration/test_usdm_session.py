@@ -23,7 +23,16 @@ from clobactors.config import Environment, ExchangeConfig, SessionConfig
 from clobactors.demo import run_demo
 from clobactors.errors import ConfigError, ExchangeError
 from clobactors.exchanges import get_credentials
-from clobactors.messages import Event, MarkPrice, OrderUpdate, PlaceOrder, Position, SetLeverage, SetPositionMode
+from clobactors.messages import (
+    Event,
+    MarkPrice,
+    ModifyOrder,
+    OrderUpdate,
+    PlaceOrder,
+    Position,
+    SetLeverage,
+    SetPositionMode,
+)
 from clobactors.model import MarginType, OrderType, PositionMode, PositionSide, Side
 from clobactors.sim.server import Simulator, open_simulator
 
@@ -108,6 +117,15 @@ async def test_perp_commands_positions_and_reduce_only(autojump_clock: trio.test
                 assert published and published[-1].size == 0
                 with pytest.raises(ConfigError):
                     await s.ask(orders, ClosePosition(instrument=BTC))
+                # Amending in place (PUT /fapi/v1/order) is not served yet: refused, typed, nothing sent.
+                resting = await s.ask(orders, PlaceOrder(
+                    exchange=EX, instrument=BTC, side=Side.BUY, order_type=OrderType.LIMIT,
+                    size=D("0.1"), price=D("2000"),
+                ))  # fmt: skip
+                assert isinstance(resting, OrderUpdate)
+                modify = ModifyOrder(exchange=EX, client_order_id=resting.client_order_id, new_price=D("2001"))
+                with pytest.raises(ConfigError, match="amends orders in place"):
+                    await s.ask(orders, modify)
             assert any(isinstance(e, MarkPrice) and e.mark_price > 0 for e in drain(market))  # MARK subscribed
 
 

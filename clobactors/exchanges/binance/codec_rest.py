@@ -17,11 +17,12 @@ Order answers (rest-api.md § Conditional fields in Order Responses) share one c
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import Final, TypeAlias
 
+import attrs
 import msgspec
 
-from clobactors.errors import RecoveryHint, RemoteProtocolError
+from clobactors.errors import ExchangeError, OrderRejected, RecoveryHint, RemoteProtocolError, UnknownOrder
 from clobactors.exchanges.binance import wire as w
 from clobactors.exchanges.binance.codec_book import BOOK_TEXT_DECODER
 from clobactors.exchanges.binance.convert import (
@@ -33,7 +34,9 @@ from clobactors.exchanges.binance.convert import (
     parse_status,
     parse_time_in_force,
 )
+from clobactors.exchanges.binance.errors import map_error_code
 from clobactors.exchanges.binance.symbols import SymbolTable
+from clobactors.exchanges.standard import ModifyAnswer, ModifyOutcome
 from clobactors.httpspec import HttpResult
 from clobactors.messages import AccountEvent, Balance, BookSnapshot, Fill, OrderUpdate, PlaceOrder
 from clobactors.model import Instrument, Liquidity, OrderType, Side
@@ -44,12 +47,14 @@ __all__ = [
     "decode_book_snapshot",
     "decode_cancel_all",
     "decode_cancel_order",
+    "decode_cancel_replace",
     "decode_fills",
     "decode_listen_key",
     "decode_open_orders",
     "decode_place_order",
     "decode_query_order",
     "decode_server_time",
+    "is_cancel_replace_outcome",
     "order_update",
 ]
 
@@ -108,15 +113,20 @@ def decode_place_order(
 
     Fills in the placement answer happened while the order entered the book, so they are taker fills.
     """
-    what = "POST /api/v3/order"
+    return _new_order_events(result.body, command, recv_ns, table, full=full, what="POST /api/v3/order")
+
+
+def _new_order_events(
+    body: bytes | msgspec.Raw, command: PlaceOrder, recv_ns: int, table: SymbolTable, *, full: bool, what: str
+) -> list[AccountEvent]:
     order: w.OrderResult = (
-        w.decode_checked(w.ORDER_FULL_DECODER, result.body, what=what)
+        w.decode_checked(w.ORDER_FULL_DECODER, body, what=what)
         if full
-        else w.decode_checked(w.ORDER_RESULT_DECODER, result.body, what=what)
+        else w.decode_checked(w.ORDER_RESULT_DECODER, body, what=what)
     )
     update = _required(
         order_update(order, table, ts_ms=order.transact_time, recv_ns=recv_ns, instrument=command.instrument or None),
-        "POST /api/v3/order",
+        what,
     )
     events: list[AccountEvent] = [update]
     for fill in order.fills if isinstance(order, w.OrderFull) else ():
@@ -138,6 +148,80 @@ def decode_place_order(
             )
         )
     return events
+
+
+# -- cancel-replace (rest-api.md § Cancel an Existing Order and Send a New Order (TRADE)) ----------------------
+
+_CANCEL_REPLACE: Final = "POST /api/v3/order/cancelReplace"
+#: -2021 (one side failed) and -2022 (both failed; with STOP_ON_FAILURE: the cancel failed, nothing placed).
+_CANCEL_REPLACE_CODES: Final = frozenset({-2021, -2022})
+_SUCCESS: Final = "SUCCESS"
+
+
+def _cancel_replace_error(result: HttpResult) -> w.ErrorBody | None:
+    """The error body of a cancel-replace answer that carries per-side ``data`` (HTTP 400 or 409), else None."""
+    if result.status not in (400, 409):
+        return None
+    try:
+        error = w.ERROR_DECODER.decode(result.body)
+    except msgspec.DecodeError:
+        return None
+    return error if error.code in _CANCEL_REPLACE_CODES and error.data != w.NULL else None
+
+
+def is_cancel_replace_outcome(result: HttpResult) -> bool:
+    """Whether a non-2xx answer is a cancel-replace's documented per-side outcome (-2021 with HTTP 409,
+    -2022 with HTTP 400, each with ``data``), which :func:`decode_cancel_replace` reads, not an error to map."""
+    return _cancel_replace_error(result) is not None
+
+
+def _side_error(body: msgspec.Raw, client_order_id: str) -> ExchangeError:
+    """One side's ``{"code", "msg"}`` as the typed error the same answer to a lone request would map to."""
+    error = w.decode_checked(w.ERROR_DECODER, body, what=_CANCEL_REPLACE)
+    mapped = map_error_code(400, error.code, error.msg)
+    if isinstance(mapped, OrderRejected | UnknownOrder):
+        return attrs.evolve(mapped, client_order_id=client_order_id)
+    return mapped
+
+
+def decode_cancel_replace(
+    result: HttpResult, command: PlaceOrder, original: str, recv_ns: int, table: SymbolTable, *, full: bool
+) -> ModifyAnswer:
+    """A cancel-replace answer: success (HTTP 200), or a per-side outcome (:func:`is_cancel_replace_outcome`).
+
+    * both succeeded: the original's cancel report (its reason names the replacement), then the
+      replacement's report and fills, as a placement answer;
+    * -2021, the cancel succeeded and the new order failed: the original's report, and the new order's
+      error as :func:`~clobactors.exchanges.binance.errors.map_error_code` maps it alone (``-2010`` "Order
+      would immediately match and take." is an :class:`~clobactors.errors.OrderRejected`);
+    * -2022 with ``NOT_ATTEMPTED``: the cancel's error (``-2011`` "Unknown order sent." is an
+      :class:`~clobactors.errors.UnknownOrder`: the original may have filled), nothing placed.
+
+    ``ALLOW_FAILURE`` shapes (a replacement placed although the cancel failed) are never asked for and raise
+    :class:`~clobactors.errors.RemoteProtocolError`.
+    """
+    error = _cancel_replace_error(result)
+    data = w.decode_checked(
+        w.CANCEL_REPLACE_DECODER, result.body if error is None else error.data, what=_CANCEL_REPLACE
+    )
+    cancelled, placed = data.cancel_result == _SUCCESS, data.new_order_result == _SUCCESS
+    events: list[AccountEvent] = []
+    if cancelled:
+        order = w.decode_checked(w.CANCELED_ORDER_DECODER, data.cancel_response, what=_CANCEL_REPLACE)
+        update = _required(order_update(order, table, ts_ms=order.transact_time or 0, recv_ns=recv_ns), _CANCEL_REPLACE)
+        events.append(msgspec.structs.replace(update, reason=f"replaced by {command.client_order_id}"))
+    if cancelled and placed:
+        events += _new_order_events(data.new_order_response, command, recv_ns, table, full=full, what=_CANCEL_REPLACE)
+        return ModifyAnswer(ModifyOutcome.MODIFIED, tuple(events))
+    if cancelled:
+        refusal = _side_error(data.new_order_response, command.client_order_id)
+        return ModifyAnswer(ModifyOutcome.REPLACEMENT_REFUSED, tuple(events), refusal)
+    if not placed:
+        return ModifyAnswer(ModifyOutcome.REFUSED, (), _side_error(data.cancel_response, original))
+    raise RemoteProtocolError(
+        f"Binance {_CANCEL_REPLACE} placed a replacement although the cancel failed (STOP_ON_FAILURE was sent)",
+        hint=RecoveryHint.DROP,
+    )
 
 
 def decode_cancel_order(result: HttpResult, recv_ns: int, table: SymbolTable) -> list[AccountEvent]:

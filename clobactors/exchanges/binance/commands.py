@@ -37,9 +37,11 @@ __all__ = [
     "MAX_STREAMS_PER_FRAME",
     "USER_SUBSCRIBE_METHOD",
     "OrderResponse",
+    "CANCEL_REPLACE_MODE",
     "account",
     "cancel_all",
     "cancel_order",
+    "cancel_replace",
     "depth",
     "exchange_info",
     "listen_key_create",
@@ -62,6 +64,8 @@ MAX_STREAMS_PER_FRAME: Final = 200
 USER_SUBSCRIBE_METHOD: Final = "userDataStream.subscribe.signature"
 #: myTrades page size (the documented maximum).
 MY_TRADES_LIMIT: Final = 1000
+#: ``cancelReplaceMode`` we send: never place the replacement when the cancel failed.
+CANCEL_REPLACE_MODE: Final = "STOP_ON_FAILURE"
 _MAX_DEPTH: Final = 5000
 
 
@@ -117,6 +121,45 @@ def place_order(
     response: OrderResponse = OrderResponse.FULL,
 ) -> HttpRequestSpec:
     """``POST /api/v3/order`` (see the module docstring for the parameter order and the response type)."""
+    params = _order_params(command, instrument, response)
+    return signed("POST", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
+
+
+def cancel_replace(
+    command: PlaceOrder,
+    original: str,
+    instrument: Instrument,
+    credentials: signing.Credentials,
+    *,
+    now_ms: int,
+    recv_window: int | None,
+    response: OrderResponse = OrderResponse.FULL,
+) -> HttpRequestSpec:
+    """``POST /api/v3/order/cancelReplace`` (rest-api.md § Cancel an Existing Order and Send a New Order
+    (TRADE)): cancel our order ``original`` and place ``command`` (the full new order, under its own new
+    client order id) in one request.
+
+    Parameters in the docs' order: ``symbol, side, type, cancelReplaceMode``, then the new order's as for
+    ``POST /api/v3/order`` (``timeInForce, quantity, price``), ``cancelOrigClientOrderId``,
+    ``newClientOrderId``, ``newOrderRespType`` where it differs from the default. ``STOP_ON_FAILURE``: when
+    the cancel fails (the order filled meanwhile) the new order is not attempted, so a re-quote can never
+    leave two orders resting.
+    """
+    if not command.client_order_id or command.client_order_id == original:
+        raise LocalProtocolError("a cancel-replace needs a new client order id for the replacement")
+    if not BINANCE.is_valid(original):
+        raise LocalProtocolError(f"{original!r} is not a valid Binance client order id")
+    params = _order_params(command, instrument, response)
+    params.insert(3, ("cancelReplaceMode", CANCEL_REPLACE_MODE))
+    at = next(i for i, (name, _) in enumerate(params) if name == "newClientOrderId")
+    params.insert(at, ("cancelOrigClientOrderId", original))
+    return signed("POST", urls.ORDER_CANCEL_REPLACE, params, credentials, now_ms=now_ms, recv_window=recv_window)
+
+
+def _order_params(
+    command: PlaceOrder, instrument: Instrument, response: OrderResponse
+) -> list[tuple[str, signing.ParamValue]]:
+    """A new order's parameters in the docs' order (module docstring); LocalProtocolError when illegal."""
     if command.instrument and command.instrument != instrument.name:
         raise LocalProtocolError(f"command for {command.instrument} sent with instrument {instrument.name}")
     if command.reduce_only or command.position_action is not None or command.position_side != PositionSide.BOTH:
@@ -148,7 +191,7 @@ def place_order(
     default = OrderResponse.FULL if kind in (OrderType.LIMIT, OrderType.MARKET) else None
     if response is not default:
         params.append(("newOrderRespType", response.value))
-    return signed("POST", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
+    return params
 
 
 def cancel_order(

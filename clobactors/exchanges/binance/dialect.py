@@ -55,6 +55,8 @@ from clobactors.exchanges.binance_common.dialect_base import (
 )
 from clobactors.exchanges.standard import (
     ExchangeInfo,
+    ModifyAnswer,
+    ModifyStyle,
     Subscription,
     UserStreamAuth,
 )
@@ -107,6 +109,8 @@ class BinanceSpotDialect(BinanceDialectMixin):
     idle_timeout: float = IDLE_TIMEOUT
     max_message_size: int = MAX_MESSAGE_SIZE
     listen_key_interval: float = LISTEN_KEY_INTERVAL
+    #: ``POST /api/v3/order/cancelReplace``: a modification is a replacement under a new client order id.
+    modify_style: ModifyStyle = attrs.field(default=ModifyStyle.CANCEL_REPLACE, init=False)
     _symbols: SymbolTable = attrs.field(factory=SymbolTable, init=False)
     _pools: tuple[Pool, ...] = attrs.field(default=binance_rules.DEFAULT_POOLS, init=False)
 
@@ -234,6 +238,28 @@ class BinanceSpotDialect(BinanceDialectMixin):
         with self._symbols.counting():
             return codec_rest.decode_cancel_all(result, recv_ns, self._symbols)
 
+    def modify_order_request(
+        self, command: PlaceOrder, original: str, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        """``POST /api/v3/order/cancelReplace`` with ``STOP_ON_FAILURE`` (see :func:`.commands.cancel_replace`)."""
+        return commands.cancel_replace(
+            command,
+            original,
+            instrument,
+            credentials,
+            now_ms=now_ms,
+            recv_window=self.recv_window,
+            response=self.order_response,
+        )
+
+    def decode_modify_order(
+        self, result: HttpResult, command: PlaceOrder, original: str, recv_ns: int
+    ) -> ModifyAnswer:
+        with self._symbols.counting():
+            return codec_rest.decode_cancel_replace(
+                result, command, original, recv_ns, self._symbols, full=self.order_response is OrderResponse.FULL
+            )
+
     def fills_request(
         self, instrument: Instrument, since_ms: int, credentials: Credentials, now_ms: int
     ) -> HttpRequestSpec:
@@ -245,7 +271,11 @@ class BinanceSpotDialect(BinanceDialectMixin):
     # -- errors and limits ---------------------------------------------------------------------------
 
     def is_error(self, result: HttpResult) -> bool:
-        return not 200 <= result.status < 300
+        """Non-2xx, except a cancel-replace's per-side outcome (HTTP 409 -2021 / 400 -2022 with ``data``),
+        which :meth:`decode_modify_order` reads: it says what became of each order, not just a refusal."""
+        if 200 <= result.status < 300:
+            return False
+        return not codec_rest.is_cancel_replace_outcome(result)
 
 if TYPE_CHECKING:
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Final, final
 
+import msgspec
+
 from clobactors.exchanges.binance.errors import (
     ERROR_MESSAGES,
     MSG_ILLEGAL_CHARS,
@@ -22,6 +24,7 @@ from clobactors.exchanges.binance.errors import (
     ErrorCode,
     error_body,
 )
+from clobactors.exchanges.binance.wire_base import ErrorBody, encode
 
 __all__ = ["FaceError", "Params"]
 
@@ -39,7 +42,8 @@ MAX_DECIMALS: Final = 8
 
 @final
 class FaceError(Exception):
-    """An answer in Binance's error shape: ``{"code", "msg"}`` with an HTTP status and extra headers."""
+    """An answer in Binance's error shape: ``{"code", "msg"}`` with an HTTP status and extra headers, and
+    ``"data"`` (raw JSON) where the docs add it (cancel-replace's per-side results)."""
 
     def __init__(
         self,
@@ -48,14 +52,18 @@ class FaceError(Exception):
         *,
         status: int = 400,
         headers: Sequence[tuple[str, str]] = (),
+        data: bytes | None = None,
     ) -> None:
         self.code = code
         self.msg = msg if msg is not None else ERROR_MESSAGES[code]
         self.status = status
         self.headers = tuple(headers)
+        self.data = data
         super().__init__(f"{code} {self.msg}")
 
     def body(self) -> bytes:
+        if self.data is not None:
+            return encode(ErrorBody(code=self.code, msg=self.msg, data=msgspec.Raw(self.data)))
         return error_body(self.code, self.msg)
 
 

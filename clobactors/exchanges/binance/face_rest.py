@@ -17,7 +17,14 @@ from clobactors.exchanges.binance import urls, wire
 from clobactors.exchanges.binance.errors import ErrorCode
 from clobactors.exchanges.binance.face_convert import ZERO, d8, my_trade
 from clobactors.exchanges.binance.face_core import FaceCore
-from clobactors.exchanges.binance.face_orders import cancel_all, cancel_order, new_order, open_orders, query_order
+from clobactors.exchanges.binance.face_orders import (
+    cancel_all,
+    cancel_order,
+    cancel_replace,
+    new_order,
+    open_orders,
+    query_order,
+)
 from clobactors.exchanges.binance.face_params import FaceError, Params, invalid
 from clobactors.exchanges.binance_common.face_http import Route, Security, Weight
 from clobactors.sim.face_protocol import Output, SimCredentials
@@ -320,6 +327,9 @@ ROUTES: Final[Mapping[tuple[str, str], Route[FaceCore]]] = {
         _ticker_24hr, Security.NONE, lambda p: urls.ticker_24hr_cost(_symbols_count(p)).weight
     ),
     ("POST", urls.ORDER): Route(_signed(new_order), Security.SIGNED, _fixed("POST", urls.ORDER), orders=True),
+    ("POST", urls.ORDER_CANCEL_REPLACE): Route(
+        _signed(cancel_replace), Security.SIGNED, _fixed("POST", urls.ORDER_CANCEL_REPLACE), orders=True
+    ),
     ("GET", urls.ORDER): Route(_signed(query_order), Security.SIGNED, _fixed("GET", urls.ORDER)),
     ("DELETE", urls.ORDER): Route(_signed(cancel_order), Security.SIGNED, _fixed("DELETE", urls.ORDER)),
     ("GET", urls.OPEN_ORDERS): Route(

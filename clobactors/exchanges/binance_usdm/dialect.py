@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, final
 
 import attrs
 
-from clobactors.errors import ConfigError
+from clobactors.errors import ConfigError, LocalProtocolError
 from clobactors.exchanges.binance.symbols import CodecStatistics, SymbolTable
 from clobactors.exchanges.binance_common.dialect_base import (
     BinanceDialectMixin,
@@ -51,7 +51,7 @@ from clobactors.exchanges.binance_usdm.convert import EXCHANGE
 from clobactors.exchanges.binance_usdm.sequencing import BinanceUsdmBookSync
 from clobactors.exchanges.binance_usdm.signing import MAX_RECV_WINDOW, Credentials
 from clobactors.exchanges.binance_usdm.urls import Endpoints, Environment, StreamRoute, StreamRouting
-from clobactors.exchanges.standard import ExchangeInfo, Subscription, UserStreamAuth
+from clobactors.exchanges.standard import ExchangeInfo, ModifyAnswer, ModifyStyle, Subscription, UserStreamAuth
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
     AccountEvent,
@@ -116,6 +116,8 @@ class BinanceUsdmDialect(BinanceDialectMixin):
     idle_timeout: float = IDLE_TIMEOUT
     max_message_size: int = MAX_MESSAGE_SIZE
     listen_key_interval: float = LISTEN_KEY_INTERVAL
+    #: ``PUT /fapi/v1/order`` amends in place (same ids); not wired yet, see :meth:`modify_order_request`.
+    modify_style: ModifyStyle = attrs.field(default=ModifyStyle.AMEND, init=False)
     _symbols: SymbolTable = attrs.field(factory=SymbolTable, init=False)
     _pools: tuple[Pool, ...] = attrs.field(default=usdm_rules.DEFAULT_POOLS, init=False)
     _non_perpetual: int = attrs.field(default=0, init=False)
@@ -251,6 +253,19 @@ class BinanceUsdmDialect(BinanceDialectMixin):
     def decode_place_order(self, result: HttpResult, command: PlaceOrder, recv_ns: int) -> Sequence[AccountEvent]:
         with self._symbols.counting():
             return codec_rest.decode_place_order(result, command, recv_ns, self._symbols)
+
+    def modify_order_request(
+        self, command: PlaceOrder, original: str, instrument: Instrument, credentials: Credentials, now_ms: int
+    ) -> HttpRequestSpec:
+        """Not served yet: ConfigError, so a ModifyOrder fails typed and nothing is sent. (USD-M's modify is
+        ``PUT /fapi/v1/order``, Trade § Modify Order; it and the simulator face's side of it are to come.)"""
+        raise ConfigError(f"{EXCHANGE}: ModifyOrder (PUT /fapi/v1/order) is not supported yet")
+
+    def decode_modify_order(
+        self, result: HttpResult, command: PlaceOrder, original: str, recv_ns: int
+    ) -> ModifyAnswer:
+        """Never reached: :meth:`modify_order_request` sends nothing."""
+        raise LocalProtocolError(f"{EXCHANGE}: no modify request was sent, so there is no answer to decode")
 
     def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
         """Nothing: the answer is ``{"code": 200, "msg"}``; cancellations arrive on the user stream."""
