@@ -121,8 +121,74 @@ def place_order(
     response: OrderResponse = OrderResponse.FULL,
 ) -> HttpRequestSpec:
     """``POST /api/v3/order`` (see the module docstring for the parameter order and the response type)."""
+    if (
+        command.order_type is OrderType.LIMIT
+        and command.price is not None
+        and command.client_order_id
+        and command.instrument == instrument.name
+        and not command.reduce_only
+        and command.position_action is None
+        and command.position_side is PositionSide.BOTH
+    ):
+        return _limit_order(command, command.price, instrument, credentials, now_ms, recv_window, response)
     params = _order_params(command, instrument, response)
     return signed("POST", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
+
+
+#: (symbol, side, time in force, response) -> the parameters a LIMIT order starts with, and their encoding.
+_LIMIT_HEADS: dict[tuple[str, object, object, object], tuple[tuple[tuple[str, str], ...], str]] = {}
+_MAX_HEADS: Final = 4096
+
+
+def _limit_order(
+    command: PlaceOrder,
+    price: Decimal,
+    instrument: Instrument,
+    credentials: signing.Credentials,
+    now_ms: int,
+    recv_window: int | None,
+    response: OrderResponse,
+) -> HttpRequestSpec:
+    """:func:`place_order` of the usual order, a LIMIT with our client order id, from a cached head.
+
+    The parameters before ``quantity`` depend only on the symbol, side, time in force (and the response type
+    after the id), so they are built by the general path once and their encoding is reused: ~20 -> ~13 µs in
+    context on the order path (``bench/run.py order-stages``). The result is the general path's, byte for byte
+    (``tests/exchanges/binance/test_commands_limit.py`` checks it by property).
+    """
+    key = (instrument.symbol, command.side, command.time_in_force, response)
+    head = _LIMIT_HEADS.get(key)
+    if head is None:
+        general = _order_params(command, instrument, response)  # validates the head's parts, as always
+        pairs = tuple((n, signing.format_value(v)) for n, v in general[: [n for n, _ in general].index("quantity")])
+        if len(_LIMIT_HEADS) >= _MAX_HEADS:
+            _LIMIT_HEADS.clear()
+        head = _LIMIT_HEADS[key] = (pairs, encode_query(pairs))
+    pairs, query = head
+    client_order_id = command.client_order_id
+    if not BINANCE.is_valid(client_order_id):
+        raise LocalProtocolError(f"{client_order_id!r} is not a valid Binance client order id")
+    tail = [
+        ("quantity", format(_positive(command.size, "size"), "f")),
+        ("price", format(_positive(price, "price"), "f")),
+        ("newClientOrderId", client_order_id),
+    ]
+    if response is not OrderResponse.FULL:
+        tail.append(("newOrderRespType", response.value))
+    if recv_window is not None:
+        tail.append(("recvWindow", str(recv_window)))
+    tail.append(("timestamp", str(now_ms)))
+    unsigned = f"{query}&{encode_query(tail)}"
+    signature = credentials.sign(unsigned)  # lowercase hex: nothing in it to percent-encode
+    tail.append(("signature", signature))
+    sent = pairs + tuple(tail)
+    remember_query(sent, f"{unsigned}&signature={signature}")  # the transport sends it as is
+    return HttpRequestSpec(
+        method="POST",
+        path=urls.ORDER,
+        params=sent,
+        headers=((signing.API_KEY_HEADER, credentials.api_key),),
+    )
 
 
 def cancel_replace(
