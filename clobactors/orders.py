@@ -24,6 +24,12 @@ Merge rules, which make applying reports idempotent and order-insensitive:
 * A cancel answered "unknown order" never means cancelled (the order may have filled): it means ``unknown``.
 * While a cancel is pending, reports still advance the status the order would *resume* if the exchange
   refuses the cancel (:data:`~clobactors.order_states.RESUME`), so a refused cancel forgets nothing.
+* **Terms** (price, total size) change when an exchange amends the order in place (Binance USD-M
+  ``PUT /fapi/v1/order``): :meth:`TrackedOrder.amend` applies a confirmed amendment, and a report naming
+  other terms than ours is taken as one, so a lost amend answer heals at the next report or reconcile. A
+  report's terms are taken only while the order is not terminal, only when it is newer by exchange time
+  than the report that last set (or confirmed) the terms, so a stale report never undoes an amendment, and
+  never below the filled size. Terms are not a status: the status table is untouched.
 
 :class:`TrackedOrder` holds one order; :class:`~clobactors.order_tracker.OrderTracker` routes reports to many.
 """
@@ -119,7 +125,8 @@ class Change:
     """What one event did to one order; publish a canonical event only when :attr:`changed`."""
 
     client_order_id: str
-    #: The event applied; ``None`` for a dropped report whose status is not an exchange status.
+    #: The event applied; ``None`` for :meth:`TrackedOrder.amend` (terms, not status) or a dropped report whose
+    #: status is not an exchange status.
     event: OrderEvent | None
     status_before: OrderStatus
     status: OrderStatus
@@ -129,6 +136,8 @@ class Change:
     fill: Fill | None = None
     #: True when this event taught us the exchange order id.
     learned_exchange_id: bool = False
+    #: True when the order's terms (price, total size) changed: an amendment in place.
+    amended: bool = False
     #: Set when the report was dropped; nothing else changed then.
     anomaly: Anomaly | None = None
 
@@ -139,6 +148,7 @@ class Change:
             or self.filled != self.filled_before
             or self.fill is not None
             or self.learned_exchange_id
+            or self.amended
         )
 
 
@@ -173,6 +183,8 @@ class TrackedOrder:
     _before_cancel: OrderStatus = attrs.field(default=OrderStatus.PENDING_CREATE, init=False)
     _unknown_request: InFlight = attrs.field(default=InFlight.NONE, init=False)
     _reason: str = attrs.field(default="", init=False)
+    #: Exchange time (ns) of the newest report that set or confirmed the terms (stale ones cannot undo them).
+    _terms_ts: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.client_order_id:
@@ -327,6 +339,22 @@ class TrackedOrder:
         have filled, so this makes it ``unknown``, never ``cancelled``; ask the exchange."""
         return self._local(_E.CANCEL_UNKNOWN_ORDER)
 
+    def amend(self, price: Decimal, size: Decimal, *, ts_exchange: int = 0) -> Change:
+        """The exchange amended the order in place: new limit ``price`` and total ``size`` (filled part
+        included), same ids and status. Raises LocalProtocolError on a terminal order or a size not above the
+        filled size (the exchange cancels such an amendment; its report says so)."""
+        if self.is_terminal:
+            raise LocalProtocolError(f"order {self.client_order_id} is {self._status.value}: it cannot be amended")
+        if not (price > 0 and size > self.filled_size):
+            raise LocalProtocolError(
+                f"order {self.client_order_id}: cannot amend to {size} @ {price} with {self.filled_size} filled"
+            )
+        before, filled = self._status, self.filled_size
+        amended = (price, size) != (self.price, self.size)
+        self.price, self.size = price, size
+        self._terms_ts = max(self._terms_ts, ts_exchange)
+        return self._change(None, before, filled, amended=amended)
+
     def _local(self, event: OrderEvent) -> Change:
         before, filled = self._status, self.filled_size
         self._fire(event)
@@ -341,11 +369,13 @@ class TrackedOrder:
         event = REPORT_EVENTS.get(update.status)
         if event is None:
             return self._drop(update, AnomalyKind.NOT_AN_EXCHANGE_STATUS, f"status {update.status.value!r}")
-        if not ZERO <= update.filled_size <= self.size:
+        terms = self._report_terms(update)
+        size = self.size if terms is None else terms[1]
+        if not ZERO <= update.filled_size <= size:
             return self._drop(
                 update,
                 AnomalyKind.QUANTITY_OUT_OF_RANGE,
-                f"filled size {update.filled_size} outside 0..{self.size}",
+                f"filled size {update.filled_size} outside 0..{size}",
             )
         if self._conflicts(event, update.filled_size):
             return self._drop(
@@ -354,6 +384,11 @@ class TrackedOrder:
         if (mismatch := self._id_mismatch(update)) is not None:
             return mismatch
         learned = self._learn_id(update.exchange_order_id)
+        amended = False
+        if terms is not None:  # taken, or confirmed: older reports can no longer change them
+            amended = terms != (self.price, self.size)
+            self.price, self.size = terms
+            self._terms_ts = update.ts_exchange
         cumulative = self.size if event is _E.REPORT_FILLED else update.filled_size
         if cumulative >= self._reported_filled:
             self._reported_filled = cumulative
@@ -363,7 +398,20 @@ class TrackedOrder:
         self._normalize()
         if update.reason and self._status is update.status:
             self._reason = update.reason
-        return self._change(event, before, filled_before, learned_exchange_id=learned)
+        return self._change(event, before, filled_before, learned_exchange_id=learned, amended=amended)
+
+    def _report_terms(self, update: OrderUpdate) -> tuple[Decimal | None, Decimal] | None:
+        """The terms ``update`` states when they may be taken (see the module docstring: not terminal, not
+        older than the terms held, never below the filled size), else ``None``."""
+        if self.is_terminal or not update.ts_exchange or update.ts_exchange < self._terms_ts:
+            return None
+        price = self.price if update.price is None else update.price
+        if (price, update.size) != (self.price, self.size):
+            if update.ts_exchange == self._terms_ts:
+                return None  # as new as the terms held: which came first is unknown, keep ours
+            if not (update.size > 0 and update.size >= max(self.filled_size, update.filled_size)):
+                return None
+        return price, update.size
 
     def apply_fill(self, fill: Fill) -> Change | None:
         """Merge one fill; ``None`` when it is a duplicate of one already applied (same trade id)."""
@@ -463,6 +511,7 @@ class TrackedOrder:
         fill: Fill | None = None,
         learned_exchange_id: bool = False,
         anomaly: Anomaly | None = None,
+        amended: bool = False,
     ) -> Change:
         return Change(
             self.client_order_id,
@@ -474,4 +523,5 @@ class TrackedOrder:
             fill=fill,
             learned_exchange_id=learned_exchange_id,
             anomaly=anomaly,
+            amended=amended,
         )

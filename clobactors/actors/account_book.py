@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Final, assert_never, final
 
@@ -310,6 +311,15 @@ class AccountBook:
                 ts_recv=ctx.wall_ns(),
             ),
         )
+
+    async def publish_amended(
+        self, ctx: Context, order: TrackedOrder, price: Decimal, size: Decimal, ts_exchange: int = 0
+    ) -> None:
+        """The exchange confirmed an amendment of ``order`` in place (:meth:`TrackedOrder.amend`): its one
+        OrderUpdate with the new terms takes its place in the publishing order like any change (none when the
+        terms were already these, e.g. the stream's AMENDMENT report came first)."""
+        change = order.amend(price, size, ts_exchange=ts_exchange)
+        await self.publish(ctx, [change], order.to_update(ts_exchange=ts_exchange))  # the report: for its time
 
     async def publish(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> None:
         """Publish the canonical events for ``changes`` that changed something; log anomalies."""

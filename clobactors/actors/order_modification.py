@@ -23,9 +23,20 @@ tells (:class:`~clobactors.exchanges.standard.ModifyOutcome`):
 
 The replacement's size is the new total less what the original filled as far as we know.
 
-**Amendment** (Binance USD-M): same id, same exchange id, the order loses its queue priority. A successful
-answer updates the tracked price and size and publishes the order once; an "unknown order" answer or no
-answer at all is followed by one query of the order, whose report is merged.
+**Amendment** (Binance USD-M ``PUT /fapi/v1/order``): same client id, same exchange id, the order goes to
+the back of the queue at its (new) price. Nothing is published before the request leaves. Then:
+
+* success: the tracked order takes the answer's price and size (:meth:`AccountBook.publish_amended
+  <clobactors.actors.account_book.AccountBook.publish_amended>`: one OrderUpdate, none if the stream's
+  ``AMENDMENT`` report came first), the answer's report is merged, and the ask gets the order's update;
+* "unknown order" (:class:`~clobactors.errors.UnknownOrder`: it filled or ended meanwhile): one query of the
+  order, whose report is merged (its real end is published), then the ask fails with the error;
+* no answer (timeout, dropped connection, 5xx): one query of the order, whose report is merged (its terms
+  included: :mod:`clobactors.orders` takes a newer report's terms) and answered; if the query fails too, the
+  ask fails with the original error and the order keeps its status: the next reconciliation's report heals
+  its terms;
+* any other refusal (-5027 "No need to modify the order.", filters, margin): nothing changed; the ask fails
+  with the typed error.
 """
 
 from __future__ import annotations
@@ -41,6 +52,7 @@ from clobactors.actors.actor import Context
 from clobactors.actors.exchange import ExchangeLink
 from clobactors.actors.order_clock import ClockKeeper
 from clobactors.actors.order_outcomes import LIVE_ON_EXCHANGE, NOT_SENT, OUTCOME_UNKNOWN, Outcomes
+from clobactors.actors.order_queries import query_order
 from clobactors.client_ids import ClientOrderIdFactory
 from clobactors.errors import (
     AuthenticationFailed,
@@ -102,9 +114,7 @@ class Modification:
         self._modifying.add(order.client_order_id)
         try:
             if self.link.dialect.modify_style is ModifyStyle.AMEND:
-                # Amending in place (USD-M's PUT /fapi/v1/order) needs the tracked order to take new terms
-                # from a report, which orders.py does not do yet: refused, typed, nothing sent.
-                raise ConfigError(f"{self.name}: {self.link.name} amends orders in place, which is not served yet")
+                return await self._amend(ctx, order, target)
             return await self._replace(ctx, order, target)
         finally:
             self._modifying.discard(order.client_order_id)
@@ -162,6 +172,45 @@ class Modification:
                 raise
             return self.link.dialect.decode_modify_order(result, target, order.client_order_id, ctx.wall_ns())
         raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- amendment in place --------------------------------------------------------------------------------
+
+    async def _amend(self, ctx: Context, order: TrackedOrder, target: PlaceOrder) -> OrderUpdate:
+        try:
+            answer = await self._send(ctx, order, target)
+        except UnknownOrder:
+            await self._query(ctx, order)  # it filled or ended meanwhile: publish what it became
+            raise
+        except OUTCOME_UNKNOWN:
+            if not await self._query(ctx, order):
+                raise  # still unknown: the next reconciliation's report brings the terms
+            return order.to_update()
+        if answer.outcome is not ModifyOutcome.MODIFIED:
+            raise self._error(answer)
+        for event in answer.events:
+            if (
+                isinstance(event, OrderUpdate)
+                and event.client_order_id in ("", order.client_order_id)
+                and event.status in LIVE_ON_EXCHANGE
+                and event.price is not None
+                and event.size > order.filled_size
+                and not order.is_terminal
+            ):
+                await self.book.publish_amended(ctx, order, event.price, event.size, event.ts_exchange)
+        await self.book.apply(ctx, answer.events)  # status and fills; the terms now match
+        return order.to_update()
+
+    async def _query(self, ctx: Context, order: TrackedOrder) -> bool:
+        """Ask the exchange about ``order`` once and merge its report; False when that gave no report."""
+        try:
+            report = await query_order(ctx, self.link, order, clock=self.clock)
+        except (*OUTCOME_UNKNOWN, *NOT_SENT, ExchangeError) as exc:
+            logger.warning("%s: query of %s after its amendment failed: %s", self.name, order.client_order_id, exc)
+            return False
+        if report is None:
+            return False
+        await self.book.apply(ctx, [report])
+        return True
 
     # -- cancel-replace ------------------------------------------------------------------------------------
 

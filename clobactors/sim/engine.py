@@ -10,6 +10,9 @@ Calls and their answers:
 * :meth:`Engine.submit` returns :class:`SubmitAccepted` (the order after matching, with its fills) or a
   :class:`Rejection` with a :class:`RejectReason`; a rejection changes nothing and emits nothing.
 * :meth:`Engine.cancel` / :meth:`Engine.cancel_all` return the cancelled order(s) or a :class:`Rejection`.
+* :meth:`Engine.amend` changes a resting limit order's price and total size in place (same ids) and returns
+  it, or a :class:`Rejection` that changed nothing. It emits no order event (a face announces the amendment
+  in its own words, e.g. Binance USD-M's ``AMENDMENT``), only the book diff and balance changes.
 * Queries (:meth:`order`, :meth:`open_orders`, :meth:`trades_for`, :meth:`balances`, :meth:`depth`,
   :meth:`best_bid_ask`, :meth:`recent_trades`) raise :class:`~clobactors.errors.ConfigError` for an unknown
   symbol or account: a face checks :meth:`has_symbol` / :meth:`has_account` first and answers in its own
@@ -70,7 +73,7 @@ from clobactors.sim.book import SimOrder
 from clobactors.sim.execution import Executor
 from clobactors.sim.margin import MarginLedger
 from clobactors.sim.orders import levels
-from clobactors.sim.perp import PerpSettlement, PerpState
+from clobactors.sim.perp import PerpSettlement, PerpState, closes, lock_check, margin_need
 from clobactors.sim.perp_admission import PerpPlan, admit_perp
 from clobactors.sim.perp_api import Perps
 from clobactors.sim.perp_config import PerpSettings
@@ -78,6 +81,7 @@ from clobactors.sim.perp_records import PerpReject, UpdateReason
 from clobactors.sim.positions import OrderMargin
 from clobactors.sim.records import (
     AssetBalance,
+    BookEvent,
     Depth,
     EngineEvent,
     Execution,
@@ -308,6 +312,90 @@ class Engine:
                 cancelled.append(self._x.info(order))
         self._x.flush(now_ns)
         return tuple(cancelled)
+
+    def amend(
+        self,
+        account_id: str,
+        symbol: str,
+        *,
+        order_id: int | None = None,
+        client_order_id: str = "",
+        price: Decimal,
+        size: Decimal,
+        now_ns: int,
+    ) -> OrderInfo | Rejection:
+        """Amend one resting limit order in place: new limit ``price`` and new *total* ``size`` (filled part
+        included), same order id and client id; it goes to the back of the queue at its (new) price.
+
+        Rules (Binance USD-M § Modify Order, simplified): only a resting LIMIT order (``UNKNOWN_ORDER``
+        otherwise); price and lot filters and the minimum notional as for a new order; terms equal to the
+        order's are ``INVALID_ORDER`` with ``PerpReject.NO_CHANGE``; a new price that would meet the book is
+        ``WOULD_TAKE`` (the simulator does not match on an amendment); the lock (margin on perpetuals) follows
+        the new remainder, ``INSUFFICIENT_BALANCE`` when free funds do not cover the increase; a size not
+        above the filled size cancels the order, as Binance does. Perpetual position limits (max notional,
+        reduce-only room) are not re-checked. A rejection changes nothing.
+        """
+        if (rejection := self._known(account_id, symbol)) is not None:
+            return rejection
+        if self._perps is not None:
+            self._perps.advance(now_ns)
+        x = self._x
+        order = x.orders.find_open(account_id, symbol, order_id, client_order_id)
+        if order is None or order.price is None or order.size is None or order.order_type is OrderType.MARKET:
+            return Rejection(reason=RejectReason.UNKNOWN_ORDER, message="order is not resting")
+        scale = x.scales[symbol]
+        ticks, lots = scale.ticks(price), scale.lots(size)
+        if ticks is None:
+            return Rejection(reason=RejectReason.FILTER_PRICE, message=f"price {price} is not a positive tick multiple")
+        if lots is None or lots < scale.min_lots or (scale.max_lots is not None and lots > scale.max_lots):
+            return Rejection(reason=RejectReason.FILTER_LOT_SIZE, message=f"size {size} breaks the lot size rule")
+        if (ticks, lots) == (order.price, order.size):
+            return Rejection(reason=RejectReason.INVALID_ORDER, message="no need to modify", perp=PerpReject.NO_CHANGE)
+        if lots <= order.filled:  # Binance cancels a partially filled order amended to at most its filled size
+            x.cancel(order, now_ns)
+            x.flush(now_ns)
+            return x.info(order)
+        exempt = self._perp_state is not None and closes(order)
+        if not exempt and scale.notional(ticks, lots) < scale.min_notional_units:
+            why = f"notional below {scale.rules.min_notional}"
+            return Rejection(reason=RejectReason.FILTER_MIN_NOTIONAL, message=why)
+        book = x.books[symbol]
+        if book.would_cross(order.side, ticks):
+            return Rejection(reason=RejectReason.WOULD_TAKE, message="the amended price would take liquidity")
+        remaining = lots - order.filled
+        margin = order.margin
+        if self._perp_state is not None:
+            assert margin is not None
+            mark = self._perp_state.marks.get(symbol)
+            buy = order.side is Side.BUY
+            loss = 0 if mark is None else max(0, ticks - mark if buy else mark - ticks)
+            margin = OrderMargin(margin.leverage, margin.opens, loss * scale.quote_per_tick_lot)
+            need = margin_need(scale, ticks, remaining, margin)
+            extra = need - order.locked
+            if extra > 0 and not lock_check(self._perp_state, account_id, order.lock_asset, extra):
+                return Rejection(reason=RejectReason.INSUFFICIENT_BALANCE, message="margin is insufficient")
+        else:
+            buy = order.side is Side.BUY
+            need = scale.notional(ticks, remaining) if buy else remaining * scale.base_per_lot
+            extra = need - order.locked
+            if extra > 0 and not x.ledger.try_lock(account_id, order.lock_asset, extra):
+                return Rejection(reason=RejectReason.INSUFFICIENT_BALANCE, message=f"insufficient {order.lock_asset}")
+        if extra < 0:
+            x.settlement.release(order, -extra)
+        book.remove(order)
+        order.price, order.size, order.locked, order.margin, order.updated_ns = ticks, lots, need, margin, now_ns
+        book.rest(order)  # the back of its level's queue
+        changes = book.take_changes()
+        if changes is not None:
+            x.events.append(
+                BookEvent(
+                    ts_ns=now_ns, symbol=symbol, first_update_id=changes.first_update_id,
+                    last_update_id=changes.last_update_id, bids=levels(scale, changes.bids),
+                    asks=levels(scale, changes.asks),
+                )
+            )  # fmt: skip
+        x.flush(now_ns)
+        return x.info(order)
 
     # -- queries -------------------------------------------------------------------------------------------
 

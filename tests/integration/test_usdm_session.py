@@ -117,15 +117,19 @@ async def test_perp_commands_positions_and_reduce_only(autojump_clock: trio.test
                 assert published and published[-1].size == 0
                 with pytest.raises(ConfigError):
                     await s.ask(orders, ClosePosition(instrument=BTC))
-                # Amending in place (PUT /fapi/v1/order) is not served yet: refused, typed, nothing sent.
+                # Amending in place (PUT /fapi/v1/order): same ids, the new price (tests/integration/
+                # test_usdm_amend.py covers it in depth).
                 resting = await s.ask(orders, PlaceOrder(
                     exchange=EX, instrument=BTC, side=Side.BUY, order_type=OrderType.LIMIT,
                     size=D("0.1"), price=D("2000"),
                 ))  # fmt: skip
                 assert isinstance(resting, OrderUpdate)
                 modify = ModifyOrder(exchange=EX, client_order_id=resting.client_order_id, new_price=D("2001"))
-                with pytest.raises(ConfigError, match="amends orders in place"):
-                    await s.ask(orders, modify)
+                amended = await s.ask(orders, modify)
+                assert isinstance(amended, OrderUpdate)
+                assert (amended.client_order_id, amended.exchange_order_id, amended.price) == (
+                    resting.client_order_id, resting.exchange_order_id, D("2001"),
+                )  # fmt: skip
             assert any(isinstance(e, MarkPrice) and e.mark_price > 0 for e in drain(market))  # MARK subscribed
 
 

@@ -6,6 +6,10 @@ repeated; no stream state is at stake), except a depth snapshot's, which is ``RE
 
 * ``POST /fapi/v1/order`` answers an order (RESULT, or ACK's NEW) with no fills: fills come from the user
   stream's ORDER_TRADE_UPDATE or ``userTrades``, so ``decode_place_order`` yields the OrderUpdate alone.
+* ``PUT /fapi/v1/order`` (§ Trade › Modify Order) answers the amended order like a placement; any 2xx answer
+  is a :class:`~clobactors.exchanges.standard.ModifyOutcome` ``MODIFIED`` (refusals are error answers, mapped
+  by :mod:`.errors`). An amendment to at most the filled size cancels the order: the answer says CANCELED,
+  which the report carries.
 * ``DELETE /fapi/v1/allOpenOrders`` answers only ``{"code": 200, "msg": ...}``: no order events; each
   cancellation arrives on the user stream (and a reconcile's ``openOrders`` shows them gone).
 * ``GET /fapi/v1/userTrades`` has no client order id: fills carry ``exchange_order_id`` and an empty
@@ -25,6 +29,7 @@ from clobactors.exchanges.binance_usdm.codec_book import ORDER_BOOK_TEXT_DECODER
 from clobactors.exchanges.binance_usdm.commands import FUNDING_FEE
 from clobactors.exchanges.binance_usdm.convert import EXCHANGE, ms_to_ns, parse_side
 from clobactors.exchanges.binance_usdm.convert_account import balance, order_update, position
+from clobactors.exchanges.standard import ModifyAnswer, ModifyOutcome
 from clobactors.httpspec import HttpResult
 from clobactors.messages import (
     AccountEvent,
@@ -48,6 +53,7 @@ __all__ = [
     "decode_funding_payments",
     "decode_listen_key",
     "decode_mark_price",
+    "decode_modify_order",
     "decode_open_orders",
     "decode_place_order",
     "decode_positions",
@@ -71,6 +77,13 @@ def decode_place_order(
     order = w.decode_checked(w.ORDER_DECODER, result.body, what="POST /fapi/v1/order")
     update = order_update(order, table, recv_ns=recv_ns, instrument=command.instrument or None)
     return [_required(update, "POST /fapi/v1/order")]
+
+
+def decode_modify_order(result: HttpResult, command: PlaceOrder, recv_ns: int, table: SymbolTable) -> ModifyAnswer:
+    """``PUT /fapi/v1/order``: the amended order's report (see the module docstring)."""
+    order = w.decode_checked(w.ORDER_DECODER, result.body, what="PUT /fapi/v1/order")
+    update = order_update(order, table, recv_ns=recv_ns, instrument=command.instrument or None)
+    return ModifyAnswer(ModifyOutcome.MODIFIED, (_required(update, "PUT /fapi/v1/order"),))
 
 
 def decode_cancel_order(result: HttpResult, recv_ns: int, table: SymbolTable) -> list[AccountEvent]:

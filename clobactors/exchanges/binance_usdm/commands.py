@@ -57,6 +57,7 @@ __all__ = [
     "listen_key_close",
     "listen_key_create",
     "listen_key_keepalive",
+    "modify_order",
     "open_orders",
     "place_order",
     "position_risk",
@@ -150,6 +151,40 @@ def place_order(
     if response is not OrderResponse.ACK:
         params.append(("newOrderRespType", response.value))
     return signed("POST", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
+
+
+def modify_order(
+    command: PlaceOrder,
+    original: str,
+    instrument: Instrument,
+    credentials: signing.Credentials,
+    *,
+    now_ms: int,
+    recv_window: int | None,
+) -> HttpRequestSpec:
+    """``PUT /fapi/v1/order`` (§ Trade › Modify Order): amend our order ``original`` in place to ``command``'s
+    price and total size. Parameters in the docs' order: ``symbol``, ``side``, ``[positionSide]`` (hedge mode),
+    ``quantity``, ``price``, ``origClientOrderId``. Only LIMIT orders can be modified and both ``quantity``
+    and ``price`` must be sent; the order keeps its ids and goes to the back of the queue."""
+    if command.instrument and command.instrument != instrument.name:
+        raise LocalProtocolError(f"command for {command.instrument} sent with instrument {instrument.name}")
+    if command.order_type not in (OrderType.LIMIT, OrderType.LIMIT_MAKER):
+        raise LocalProtocolError(f"only LIMIT orders can be modified, not {command.order_type.value}")
+    if command.price is None:
+        raise LocalProtocolError("a modification needs a price")
+    if command.client_order_id and command.client_order_id != original:
+        raise LocalProtocolError("an amendment keeps the order's client order id")
+    if not BINANCE.is_valid(original):
+        raise LocalProtocolError(f"{original!r} is not a valid Binance client order id")
+    params: _Params = [("symbol", instrument.symbol), ("side", side_param(command.side))]
+    if command.position_side is not PositionSide.BOTH:
+        params.append(("positionSide", position_side_param(command.position_side)))
+    params += [
+        ("quantity", _positive(command.size, "size")),
+        ("price", _positive(command.price, "price")),
+        ("origClientOrderId", original),
+    ]
+    return signed("PUT", urls.ORDER, params, credentials, now_ms=now_ms, recv_window=recv_window)
 
 
 def cancel_order(

@@ -22,6 +22,8 @@ Choices, and why:
   ``<ws>[/private]/ws/<listenKey>``, ``PUT`` every 30 minutes (a key lives 60).
 * **Orders** ask for RESULT answers; ``recvWindow`` is Binance's 5000 ms, sent explicitly. Positions come
   from ``positionRisk`` V2 (leverage and margin type included), balances from ``/fapi/v3/balance``.
+* **Modify**: ``AMEND`` (``PUT /fapi/v1/order``): the order keeps its ids and loses its queue place; -5027
+  "No need to modify the order." is an :class:`~clobactors.errors.OrderRejected` (:mod:`.errors` says why).
 * **Setters**: "No need to change margin type / position side" (-4046/-4059) are not errors
   (:meth:`is_error`), so repeating a setter is harmless.
 """
@@ -33,7 +35,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, final
 
 import attrs
 
-from clobactors.errors import ConfigError, LocalProtocolError
+from clobactors.errors import ConfigError
 from clobactors.exchanges.binance.symbols import CodecStatistics, SymbolTable
 from clobactors.exchanges.binance_common.dialect_base import (
     BinanceDialectMixin,
@@ -116,7 +118,7 @@ class BinanceUsdmDialect(BinanceDialectMixin):
     idle_timeout: float = IDLE_TIMEOUT
     max_message_size: int = MAX_MESSAGE_SIZE
     listen_key_interval: float = LISTEN_KEY_INTERVAL
-    #: ``PUT /fapi/v1/order`` amends in place (same ids); not wired yet, see :meth:`modify_order_request`.
+    #: ``PUT /fapi/v1/order`` amends in place (same ids, back of the queue), see :meth:`modify_order_request`.
     modify_style: ModifyStyle = attrs.field(default=ModifyStyle.AMEND, init=False)
     _symbols: SymbolTable = attrs.field(factory=SymbolTable, init=False)
     _pools: tuple[Pool, ...] = attrs.field(default=usdm_rules.DEFAULT_POOLS, init=False)
@@ -257,15 +259,17 @@ class BinanceUsdmDialect(BinanceDialectMixin):
     def modify_order_request(
         self, command: PlaceOrder, original: str, instrument: Instrument, credentials: Credentials, now_ms: int
     ) -> HttpRequestSpec:
-        """Not served yet: ConfigError, so a ModifyOrder fails typed and nothing is sent. (USD-M's modify is
-        ``PUT /fapi/v1/order``, Trade § Modify Order; it and the simulator face's side of it are to come.)"""
-        raise ConfigError(f"{EXCHANGE}: ModifyOrder (PUT /fapi/v1/order) is not supported yet")
+        """``PUT /fapi/v1/order`` amending ``original`` in place (see :func:`.commands.modify_order`)."""
+        return commands.modify_order(
+            command, original, instrument, credentials, now_ms=now_ms, recv_window=self.recv_window
+        )
 
     def decode_modify_order(
         self, result: HttpResult, command: PlaceOrder, original: str, recv_ns: int
     ) -> ModifyAnswer:
-        """Never reached: :meth:`modify_order_request` sends nothing."""
-        raise LocalProtocolError(f"{EXCHANGE}: no modify request was sent, so there is no answer to decode")
+        """The amended order's report, outcome MODIFIED; refusals are error answers (:mod:`.errors`)."""
+        with self._symbols.counting():
+            return codec_rest.decode_modify_order(result, command, recv_ns, self._symbols)
 
     def decode_cancel_all(self, result: HttpResult, recv_ns: int) -> Sequence[AccountEvent]:
         """Nothing: the answer is ``{"code": 200, "msg"}``; cancellations arrive on the user stream."""

@@ -13,6 +13,13 @@ missing balance or margin (-2018, -2019, -4050, -4051) → :class:`InsufficientB
 :class:`UnknownOrder`; other order refusals (reduce-only, position side, post-only/GTX, FOK, would trigger,
 risk controls) → :class:`OrderRejected`; the rest → :class:`ExchangeError`.
 
+Modify Order (§ Trade › Modify Order, ``PUT /fapi/v1/order``) answers: -2013 "Order does not exist." (the order
+no longer rests: filled, cancelled or never known) → :class:`UnknownOrder`, so the caller asks what became of
+it; -5027 "No need to modify the order." (the new terms equal the order's) → :class:`OrderRejected`: a refusal
+that changed nothing, reported rather than swallowed because the caller asked for a change it believed was
+one (its view of the order may be stale); -5024 (symbol not trading), -5025 (only LIMIT orders) and -5026
+(too many modifications) → :class:`OrderRejected`. The order stays as it was in every refusal.
+
 :data:`NOOP_CODES` (-4046 "No need to change margin type.", -4059 "No need to change position side.") say
 the account is already as asked: the dialect reports them as success, so an idempotent setter never fails.
 """
@@ -153,6 +160,14 @@ class ErrorCode(enum.IntEnum):
     FOK_ORDER_REJECT = -5021
     #: The post-only (GTX) order could not be executed as maker.
     GTX_ORDER_REJECT = -5022
+    #: Symbol is not in trading status: order amendment is not permitted.
+    MOVE_ORDER_NOT_ALLOWED_SYMBOL_REASON = -5024
+    #: Only limit order is supported (Modify Order).
+    LIMIT_ORDER_ONLY = -5025
+    #: Exceed maximum modify order limit.
+    EXCEED_MAXIMUM_MODIFY_ORDER_LIMIT = -5026
+    #: No need to modify the order (the new terms equal the old).
+    SAME_ORDER = -5027
     #: Timestamp outside the matching engine's recvWindow.
     ME_RECVWINDOW_REJECT = -5028
 
@@ -210,6 +225,10 @@ ERROR_MESSAGES: Final[dict[int, str]] = {
     -4164: "Order's notional must be no smaller than %s (unless you choose reduce only)",
     -5021: "Due to the order could not be filled immediately, the FOK order has been rejected.",
     -5022: "Due to the order could not be executed as maker, the Post Only order will be rejected.",
+    -5024: "Symbol is not in trading status. Order amendment is not permitted.",
+    -5025: "Only limit order is supported.",
+    -5026: "Exceed maximum modify order limit.",
+    -5027: "No need to modify the order.",
     -5028: "Timestamp for this request is outside of the ME recvWindow.",
 }
 
@@ -226,7 +245,7 @@ _RULE_CODES: Final = frozenset(
 _UNKNOWN_ORDER_CODES: Final = frozenset({-2011, -2013})
 _REJECT_CODES: Final = frozenset(
     {-1010, -2010, -2020, -2021, -2022, -2023, -2024, -2025, -2026, -2027, -4061, -4062, -4087, -4088,
-     -4105, -4106, -4107, -4116, -4118, -4189, -4400, -4401, -5021, -5022, -5041}
+     -4105, -4106, -4107, -4116, -4118, -4189, -4400, -4401, -5021, -5022, -5024, -5025, -5026, -5027, -5041}
 )  # fmt: skip
 
 

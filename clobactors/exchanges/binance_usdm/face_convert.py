@@ -110,8 +110,12 @@ def order_body(order: OrderInfo, stp: StpMode, *, with_time: bool = False) -> wi
     )
 
 
-def order_update(event: OrderEvent, *, event_ms: int, stp: StpMode, margin_asset: str) -> wire.OrderTradeUpdate:
-    """§ User Data Streams › Event: Order Update (ORDER_TRADE_UPDATE); fills carry ``l``, ``L``, ``n``, ``rp``."""
+def order_update(
+    event: OrderEvent, *, event_ms: int, stp: StpMode, margin_asset: str, execution_type: str = ""
+) -> wire.OrderTradeUpdate:
+    """§ User Data Streams › Event: Order Update (ORDER_TRADE_UPDATE); fills carry ``l``, ``L``, ``n``, ``rp``.
+
+    ``execution_type`` overrides the event's (``"AMENDMENT"``: the engine has no event of its own for it)."""
     order, fill = event.order, event.execution
     data = wire.OrderUpdateData(
         symbol=order.symbol,
@@ -122,7 +126,7 @@ def order_update(event: OrderEvent, *, event_ms: int, stp: StpMode, margin_asset
         quantity=order.size,
         price=order.price if order.price is not None else _NO_PRICE,
         average_price=_average(order),
-        execution_type=_EXEC_TYPE[event.exec_type],
+        execution_type=execution_type or _EXEC_TYPE[event.exec_type],
         order_status=_status(order),
         order_id=order.order_id,
         last_filled_quantity=fill.size if fill is not None else ZERO,

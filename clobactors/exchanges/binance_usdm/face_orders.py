@@ -1,11 +1,20 @@
-"""Binance USD-M face: order endpoints (place, query, cancel, open orders, cancel all, account trades). Sans-IO.
+"""Binance USD-M face: order endpoints (place, amend, query, cancel, open orders, cancel all, account trades).
+Sans-IO.
 
-Sources: USD-M docs § Trade › New Order, Query Order, Cancel Order, Current All Open Orders, Cancel All Open
-Orders, Account Trade List. Engine rejections map to the futures codes: filters -4014 (tick), -4023 (step),
--4004/-4005 (min/max quantity), -4164 (min notional), margin -2019, reduce-only -2022, position side
--4061, max position -2027, duplicate client id -4116, post-only that would take -5022; a FOK that cannot
-fill completely answers -5021 (its NEW and EXPIRED still reach the user stream). Only LIMIT and MARKET
-orders exist; ``GTD``, conditional orders and ``closePosition``/``priceMatch`` are refused as not supported.
+Sources: USD-M docs § Trade › New Order, Modify Order, Query Order, Cancel Order, Current All Open Orders,
+Cancel All Open Orders, Account Trade List. Engine rejections map to the futures codes: filters -4014
+(tick), -4023 (step), -4004/-4005 (min/max quantity), -4164 (min notional), margin -2019, reduce-only
+-2022, position side -4061, max position -2027, duplicate client id -4116, post-only that would take
+-5022; a FOK that cannot fill completely answers -5021 (its NEW and EXPIRED still reach the user stream).
+Only LIMIT and MARKET orders exist; ``GTD``, conditional orders and ``closePosition``/``priceMatch`` are
+refused as not supported.
+
+Modify Order (``PUT /fapi/v1/order``) amends a resting LIMIT order in place over :meth:`Engine.amend
+<clobactors.sim.engine.Engine.amend>` (same ids, back of the queue at the new price) and pushes the
+ORDER_TRADE_UPDATE with execution type ``AMENDMENT`` the real exchange sends. Both ``quantity`` and ``price``
+are required; an order that does not rest answers -2013, the same terms -5027 "No need to modify the order.",
+a ``side`` other than the order's -1102; a new price that would take is refused (-5022 for a GTX order, -2010
+otherwise: the simulator does not match on an amendment, where Binance would).
 """
 
 from __future__ import annotations
@@ -17,16 +26,17 @@ import msgspec
 
 from clobactors.exchanges.binance.face_convert import stp_name
 from clobactors.exchanges.binance.face_params import FaceError, Params
+from clobactors.exchanges.binance.face_user import user_topic
 from clobactors.exchanges.binance_usdm import wire
-from clobactors.exchanges.binance_usdm.face_convert import POSITION_SIDES, order_body, user_trade
+from clobactors.exchanges.binance_usdm.face_convert import POSITION_SIDES, order_body, order_update, user_trade
 from clobactors.exchanges.binance_usdm.face_core import MAX_OPEN_ORDERS, PERCENT_DOWN, PERCENT_UP, UsdmCore, fail
 from clobactors.model import OrderStatus, OrderType, PositionMode, PositionSide, Side, TimeInForce
-from clobactors.sim.face_protocol import SimCredentials
+from clobactors.sim.face_protocol import Output, SimCredentials
 from clobactors.sim.perp_records import PerpReject
-from clobactors.sim.records import OrderInfo, Rejection
+from clobactors.sim.records import ExecType, OrderEvent, OrderInfo, Rejection
 from clobactors.sim.rules import ExpireReason, RejectReason
 
-__all__ = ["cancel_all", "cancel_order", "new_order", "open_orders", "query_order", "user_trades"]
+__all__ = ["amend_order", "cancel_all", "cancel_order", "new_order", "open_orders", "query_order", "user_trades"]
 
 _SIDES: Final = {"BUY": Side.BUY, "SELL": Side.SELL}
 _TIFS: Final = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK, "GTX": TimeInForce.GTC}
@@ -182,6 +192,53 @@ def _find(core: UsdmCore, account: SimCredentials, params: Params, symbol: str) 
     if order is not None and order_id is not None and client_id is not None and order.client_order_id != client_id:
         return None  # both given: they must name the same order
     return order
+
+
+def amend_order(core: UsdmCore, account: SimCredentials, params: Params, now_ns: int) -> bytes:
+    """§ Trade › Modify Order (TRADE) (``PUT /fapi/v1/order``): see the module docstring."""
+    symbol = core.symbol(params)
+    assert symbol is not None
+    side_text = params.raw("side", required=True)
+    quantity, price = params.decimal("quantity"), params.decimal("price")
+    position_text = params.raw("positionSide")
+    match_text = params.raw("priceMatch")
+    if match_text not in (None, "NONE"):
+        raise _not_required("priceMatch")
+    order = _find(core, account, params, symbol)
+    params.finish()
+    if side_text not in _SIDES:
+        raise fail(-1117)
+    if quantity is None or price is None:
+        raise FaceError(-1102, "Both 'quantity' and 'price' must be sent.")
+    if order is None or order.status not in (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED):
+        raise fail(-2013)
+    if _SIDES[side_text] is not order.side:
+        raise FaceError(-1102, "Param 'side' does not match the order.")
+    leg = order.position_side or PositionSide.BOTH
+    if position_text is not None and POSITION_SIDES.get(position_text) is not leg:
+        raise fail(-4061)
+    if (price, quantity) == (order.price, order.size):
+        raise FaceError(-5027, "No need to modify the order.")
+    _percent_price(core, symbol, order.side, price, now_ns)
+    core.limits.charge_order(account.account_id, now_ns // 1_000_000)
+    result = core.engine.amend(
+        account.account_id, symbol, order_id=order.order_id, price=price, size=quantity, now_ns=now_ns
+    )
+    if isinstance(result, Rejection):
+        if result.perp is PerpReject.NO_CHANGE:
+            raise FaceError(-5027, "No need to modify the order.")
+        if result.reason is RejectReason.WOULD_TAKE and not order.post_only:
+            raise FaceError(-2010, "NEW_ORDER_REJECTED")
+        raise _rejected(core, result, symbol, quantity)
+    if result.status is not OrderStatus.CANCELLED:  # a cancelling amendment's CANCELED comes from the engine
+        event = OrderEvent(ts_ns=now_ns, account_id=account.account_id, symbol=symbol, exec_type=ExecType.NEW,
+                           order=result, execution=None)  # fmt: skip
+        update = order_update(
+            event, event_ms=now_ns // 1_000_000, stp=core.stp, margin_asset=core.margin_asset(symbol),
+            execution_type="AMENDMENT",
+        )  # fmt: skip
+        core.pending.append(Output(user_topic(account.account_id), wire.encode(update)))
+    return wire.encode(order_body(result, core.stp))
 
 
 def query_order(core: UsdmCore, account: SimCredentials, params: Params, now_ns: int) -> bytes:

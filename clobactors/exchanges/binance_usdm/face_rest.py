@@ -25,6 +25,7 @@ from clobactors.exchanges.binance_usdm.face_convert import (
 )
 from clobactors.exchanges.binance_usdm.face_core import UsdmCore, fail
 from clobactors.exchanges.binance_usdm.face_orders import (
+    amend_order,
     cancel_all,
     cancel_order,
     new_order,
@@ -392,6 +393,7 @@ ROUTES: Final[Mapping[tuple[str, str], Route[UsdmCore]]] = {
     ("GET", urls.PREMIUM_INDEX): Route(_premium_index, Security.NONE, lambda p: 1 if "symbol" in p else 10),
     ("GET", TICKER_BOOK): Route(_book_ticker, Security.NONE, lambda p: 2 if "symbol" in p else 5),
     ("POST", urls.ORDER): Route(_signed(new_order), Security.SIGNED, _known("POST", urls.ORDER), orders=True),
+    ("PUT", urls.ORDER): Route(_signed(amend_order), Security.SIGNED, _known("PUT", urls.ORDER), orders=True),
     ("GET", urls.ORDER): Route(_signed(query_order), Security.SIGNED, _known("GET", urls.ORDER)),
     ("DELETE", urls.ORDER): Route(_signed(cancel_order), Security.SIGNED, _known("DELETE", urls.ORDER)),
     ("GET", urls.OPEN_ORDERS): Route(_signed(open_orders), Security.SIGNED, lambda p: 1 if "symbol" in p else 40),

@@ -246,11 +246,13 @@ def mark_price_stream(symbol: str, *, speed_ms: int = 1000) -> str:
 # -- request weights -----------------------------------------------------------------------------------------
 
 #: ``(method, path)`` → cost. ``POST /fapi/v1/order`` costs nothing on the IP weight and one on each order
-#: pool (§ New Order: "1 on 10s order rate limit; 1 on 1min order rate limit; 0 on IP rate limit").
+#: pool (§ New Order: "1 on 10s order rate limit; 1 on 1min order rate limit; 0 on IP rate limit"), and so
+#: does ``PUT /fapi/v1/order`` (§ Modify Order, same wording).
 _FIXED_COSTS: Final = {
     ("GET", TIME): RouteCost(1),
     ("GET", EXCHANGE_INFO): RouteCost(1),
     ("POST", ORDER): RouteCost(0, orders=1),
+    ("PUT", ORDER): RouteCost(0, orders=1),
     ("DELETE", ORDER): RouteCost(1),
     ("GET", ORDER): RouteCost(1),
     ("DELETE", ALL_OPEN_ORDERS): RouteCost(1),
