@@ -170,6 +170,8 @@ class ErrorCode(enum.IntEnum):
     SAME_ORDER = -5027
     #: Timestamp outside the matching engine's recvWindow.
     ME_RECVWINDOW_REJECT = -5028
+    #: A modification's new notional is below the minimum (Modify Order).
+    MODIFICATION_MIN_NOTIONAL = -5029
 
 
 #: First documented message per code (``%s`` placeholders as documented), for the simulator face.
@@ -230,6 +232,7 @@ ERROR_MESSAGES: Final[dict[int, str]] = {
     -5026: "Exceed maximum modify order limit.",
     -5027: "No need to modify the order.",
     -5028: "Timestamp for this request is outside of the ME recvWindow.",
+    -5029: "Order's notional must be no smaller than %s",
 }
 
 #: "Already so" answers to setters: success for an idempotent caller.
@@ -240,7 +243,7 @@ _RATE_CODES: Final = frozenset({-1003, -1015})
 _UNAVAILABLE_CODES: Final = frozenset({-1000, -1001, -1006, -1007, -1008, -1016})
 _BALANCE_CODES: Final = frozenset({-2018, -2019, -4050, -4051})
 _RULE_CODES: Final = frozenset(
-    {-1013, -1111, -4001, -4002, -4003, -4004, -4005, -4013, -4014, -4016, -4023, -4024, -4131, -4164}
+    {-1013, -1111, -4001, -4002, -4003, -4004, -4005, -4013, -4014, -4016, -4023, -4024, -4131, -4164, -5029}
 )
 _UNKNOWN_ORDER_CODES: Final = frozenset({-2011, -2013})
 _REJECT_CODES: Final = frozenset(
