@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import socket
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 import trio
-from bench_orders import _INSTRUMENT, _NAMES, _Face, _StampingStream, _tree
+from bench_orders import _INSTRUMENT, _NAMES, _Face, _tree, loopback_transport, order_link
 from registry import Figure, Row, Settings, Table, benchmark, percentile
 
 from clobactors.actors.account_book import AccountBook
@@ -32,12 +31,10 @@ from clobactors.actors.order_manager import OrderManager
 from clobactors.actors.order_placement import Placement
 from clobactors.actors.rate_gate import RateGate
 from clobactors.client_ids import ClientOrderIdFactory
-from clobactors.exchanges import get_credentials
 from clobactors.exchanges.binance.dialect import BinanceSpotDialect
 from clobactors.messages import CancelOrder, OrderUpdate, PlaceOrder
 from clobactors.model import OrderType, Side
 from clobactors.rules import InstrumentRules
-from clobactors.sim.http_server import HttpServer
 from clobactors.transport import h1
 from clobactors.transport.http import HttpTransport
 
@@ -105,20 +102,8 @@ async def _stage_offsets(count: int) -> dict[str, list[int]]:
     stamps: list[tuple[str, int]] = []
     offsets: dict[str, list[int]] = defaultdict(list)
     async with trio.open_nursery() as nursery:
-        port = await nursery.start(HttpServer(face.serve).serve)
-        base = f"http://127.0.0.1:{port}"
-
-        async def connect() -> trio.abc.Stream:
-            sock = socket.create_connection(("127.0.0.1", port))
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return _StampingStream(sock, face.arrivals)
-
-        http = HttpTransport.from_url(base, connect=connect)
-        dialect = BinanceSpotDialect.for_urls(rest=base, ws="ws://127.0.0.1:9", ws_api="ws://127.0.0.1:9/ws-api/v3")
-        credentials = get_credentials("binance", {"api_key": face.account.api_key, "api_secret": face.account.secret})
-        link = ExchangeLink(
-            name="binance", dialect=dialect, http=http, credentials=credentials, rate_limiter=_NAMES.rate_limiter
-        )
+        http, base = await loopback_transport(nursery, face)
+        link = order_link(face, http, base)
         async with http, open_actor_system() as system:
             await system.start(_tree(link))
             with _stamped(stamps):

@@ -147,19 +147,34 @@ def _tree(link: ExchangeLink) -> Supervisor:
     )
 
 
+async def loopback_transport(nursery: trio.Nursery, face: _Face) -> tuple[HttpTransport, str]:
+    """The production transport to ``face`` served over a loopback socket, stamped after each send (and its
+    base URL)."""
+    port = await nursery.start(HttpServer(face.serve).serve)
+    base = f"http://127.0.0.1:{port}"
+
+    async def connect() -> trio.abc.Stream:
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _StampingStream(sock, face.arrivals)
+
+    return HttpTransport.from_url(base, connect=connect), base
+
+
+def order_link(face: _Face, http: HttpTransport, base: str) -> ExchangeLink:
+    """The exchange link of the tree under test: the Binance dialect on ``base``, the face's funded account."""
+    dialect = BinanceSpotDialect.for_urls(rest=base, ws="ws://127.0.0.1:9", ws_api="ws://127.0.0.1:9/ws-api/v3")
+    credentials = get_credentials("binance", {"api_key": face.account.api_key, "api_secret": face.account.secret})
+    return ExchangeLink(
+        name="binance", dialect=dialect, http=http, credentials=credentials, rate_limiter=_NAMES.rate_limiter
+    )
+
+
 async def _order_path(count: int, engine: str) -> dict[str, list[int]]:
     face = _Face()
     async with trio.open_nursery() as nursery:
         if engine == "h11":
-            port = await nursery.start(HttpServer(face.serve).serve)
-            base = f"http://127.0.0.1:{port}"
-
-            async def connect() -> trio.abc.Stream:
-                sock = socket.create_connection(("127.0.0.1", port))
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return _StampingStream(sock, face.arrivals)
-
-            http = HttpTransport.from_url(base, connect=connect)
+            http, base = await loopback_transport(nursery, face)
         else:
             base = _BASE
             http = HttpTransport.from_url(base, transport=httpx.MockTransport(face))
@@ -169,11 +184,7 @@ async def _order_path(count: int, engine: str) -> dict[str, list[int]]:
 
 
 async def _orders(count: int, face: _Face, http: HttpTransport, base: str) -> dict[str, list[int]]:
-    dialect = BinanceSpotDialect.for_urls(rest=base, ws="ws://127.0.0.1:9", ws_api="ws://127.0.0.1:9/ws-api/v3")
-    credentials = get_credentials("binance", {"api_key": face.account.api_key, "api_secret": face.account.secret})
-    link = ExchangeLink(
-        name="binance", dialect=dialect, http=http, credentials=credentials, rate_limiter=_NAMES.rate_limiter
-    )
+    link = order_link(face, http, base)
     out: dict[str, list[int]] = {"place_wire": [], "place_done": [], "cancel_wire": [], "cancel_done": []}
     async with http, open_actor_system() as system:
         await system.start(_tree(link))

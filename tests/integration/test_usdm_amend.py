@@ -7,8 +7,7 @@ and the stream's AMENDMENT report published once.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from decimal import Decimal as D
 
 import pytest
@@ -17,33 +16,14 @@ import trio.testing
 
 from clobactors.actors.bus import Bus, Subscription
 from clobactors.actors.order_messages import GetOpenOrders
-from clobactors.actors.session import Session, open_session
-from clobactors.config import Environment, ExchangeConfig, SessionConfig
 from clobactors.errors import OrderRejected, UnknownOrder
-from clobactors.exchanges import get_credentials
 from clobactors.messages import ModifyOrder, OrderUpdate, PlaceOrder
 from clobactors.model import OrderStatus, OrderType, Side
 from clobactors.sim.server import Simulator, open_simulator
+from tests.integration.test_usdm_session import BTC, EX, usdm_session
 
-EX = "binance_usdm"
-BTC = "BTC-USDT-PERP"
 SYMBOL = "BTCUSDT"
 S = OrderStatus
-
-
-@asynccontextmanager
-async def usdm_session(sim: Simulator, bus: Bus) -> AsyncIterator[Session]:
-    config = SessionConfig(
-        exchanges=(
-            ExchangeConfig(
-                name=EX, instruments=(BTC,), environment=Environment.CUSTOM, rest=sim.rest_url, ws=sim.ws_url,
-            ),
-        ),
-        seed=3,
-    )
-    creds = get_credentials(EX, {"api_key": sim.api_key, "api_secret": sim.api_secret})
-    async with open_session(config, credentials={EX: creds}, bus=bus, wall_ns=sim.now_ns) as session:
-        yield session
 
 
 def place(size: str, price: str) -> PlaceOrder:
