@@ -10,6 +10,13 @@ File format: one msgspec-JSON record per line, appended::
 
     {"op":"open","exchange":"binance","instrument":"BTC-USDT","client_order_id":"x-1","side":"buy",...}
     {"op":"done","exchange":"binance","client_order_id":"x-1","ts":1700000000000000000}
+    {"op":"fill","exchange":"binance","instrument":"BTC-USDT","trade_id":"42","ts":1700000000000000000}
+
+**Published fills.** A ``fill`` record (its exchange time, ns) is appended when the account book publishes a
+Fill, so the next process does not publish it again when the exchange's recent trade list still holds it: it
+resumes fetching fills at the latest journaled fill time minus a margin, and drops fills it finds journaled.
+Per instrument, the latest fill time and the trade ids at or after it minus :attr:`OrderJournal.fill_margin`
+are kept (the boundary the next fetch overlaps); older ids are dropped at compaction.
 
 Only client order ids, instruments, the exchange name and the order's intent (side, type, size, price) are
 written: no credentials, no signed requests. Unknown fields are ignored, so later versions may add some.
@@ -22,21 +29,23 @@ about (the limitation this journal removes, back for that one order); a lost ``d
 A record torn by a crash mid-write, or any line that does not decode, is skipped when the journal is read,
 counted and logged, never a crash; the next record starts on a fresh line.
 
-**Compaction.** The file is rewritten with only the open records at load, and whenever the ``done`` lines
-written since the last rewrite reach ``compact_after`` and outnumber the open orders. The rewrite goes to a
+**Compaction.** The file is rewritten with only the open records and the kept fill records at load, and
+whenever the ``done`` and ``fill`` lines written since the last rewrite reach ``compact_after`` and outnumber
+the records kept. The rewrite goes to a
 temporary file in the same directory, is fsynced, then ``os.replace``-d over the journal, so a crash leaves
 either the old file (a superset with the same open set) or the new one, never a mix.
 
 **Blocking.** Reading and compacting at load is synchronous: it happens once, when the session opens (before
-any actor runs), on a file that compaction keeps to about ``compact_after`` lines plus the open orders, so
+any actor runs), on a file that compaction keeps to about ``compact_after`` lines plus the kept records, so
 it takes well under a millisecond to a few milliseconds; a thread would add ordering questions for nothing.
-An append is a tiny syscall (a few µs); a compaction while running rewrites only the open records plus one
-fsync, at most once per ``compact_after`` terminal orders.
+An append is a tiny syscall (a few µs); a compaction while running rewrites only the kept records plus one
+fsync, at most once per ``compact_after`` terminal orders or fills.
 
 **Failures.** A path that cannot be opened, written or locked is a :class:`~clobactors.errors.ConfigError`
 at :meth:`OrderJournal.open`. While running, a failed ``open`` record raises ConfigError: the order manager
 then refuses the placement (an order we could not journal is not sent). A failed ``done`` record is counted
-and logged only: the order stays open in the journal and is queried once more by the next process.
+and logged only: the order stays open in the journal and is queried once more by the next process. A failed
+``fill`` record likewise: the next process may publish that fill once more.
 
 One process at a time: a ``<journal>.lock`` file is locked (``flock``) while the journal is open, so a second
 session pointed at the same file fails at start instead of interleaving records.
@@ -60,7 +69,7 @@ from clobactors.errors import ConfigError
 from clobactors.model import OrderType, PositionSide, Side, TimeInForce
 from clobactors.orders import TrackedOrder
 
-__all__ = ["JournalReplay", "JournaledOrder", "OrderJournal", "OrderJournalStatistics", "replay"]
+__all__ = ["JournalReplay", "JournaledFill", "JournaledOrder", "OrderJournal", "OrderJournalStatistics", "replay"]
 
 logger: Final = logging.getLogger(__name__)
 
@@ -106,8 +115,35 @@ class _Done(msgspec.Struct, frozen=True, kw_only=True, tag="done", tag_field="op
     ts: int = 0
 
 
+@final
+class JournaledFill(msgspec.Struct, frozen=True, kw_only=True, tag="fill", tag_field="op"):
+    """The ``fill`` record: a fill published on the bus, named by its instrument and trade id."""
+
+    exchange: str
+    instrument: str
+    trade_id: str
+    #: The fill's exchange time (ns): where the next process resumes fetching fills.
+    ts: int = 0
+
+
+#: Seconds of fills kept behind each instrument's latest one (the reconciliation's default ``fill_margin``).
+DEFAULT_FILL_MARGIN: Final = 60.0
+
 _ENCODER: Final = msgspec.json.Encoder()
-_DECODER: Final = msgspec.json.Decoder(JournaledOrder | _Done)
+_DECODER: Final = msgspec.json.Decoder(JournaledOrder | _Done | JournaledFill)
+
+#: Per instrument: trade id -> exchange time (ns) of the fills remembered as published.
+FillMarks = dict[str, dict[str, int]]
+
+
+def _prune(fills: FillMarks, margin_ns: int) -> None:
+    """Keep, per instrument, the fills at or after its latest fill time minus ``margin_ns`` (the latest kept)."""
+    for marks in fills.values():
+        if not marks:
+            continue
+        floor = max(marks.values()) - margin_ns
+        for trade_id in [t for t, ts in marks.items() if ts < floor]:
+            del marks[trade_id]
 
 
 @final
@@ -116,6 +152,8 @@ class JournalReplay:
     """What a journal's bytes say: the open orders in the order they were journaled, and what was skipped."""
 
     open: Mapping[str, JournaledOrder]
+    #: Per instrument, the published fills read (trade id -> exchange time, ns), in the order journaled.
+    fills: Mapping[str, Mapping[str, int]]
     #: Complete lines holding a record.
     records: int
     #: Lines skipped: torn (no newline at the end of the file), undecodable, or of another exchange.
@@ -129,6 +167,7 @@ def replay(data: bytes, exchange: str) -> JournalReplay:
     dropped = 1 if torn.strip() else 0
     records = 0
     live: dict[str, JournaledOrder] = {}
+    fills: FillMarks = {}
     for line in lines:
         if not line.strip():
             continue
@@ -143,9 +182,11 @@ def replay(data: bytes, exchange: str) -> JournalReplay:
         records += 1
         if isinstance(record, JournaledOrder):
             live.setdefault(record.client_order_id, record)
+        elif isinstance(record, JournaledFill):
+            fills.setdefault(record.instrument, {})[record.trade_id] = record.ts
         else:
             live.pop(record.client_order_id, None)
-    return JournalReplay(open=live, records=records, dropped=dropped)
+    return JournalReplay(open=live, fills=fills, records=records, dropped=dropped)
 
 
 @final
@@ -162,6 +203,10 @@ class OrderJournalStatistics:
     compactions: int
     #: Appends or compactions that failed (disk full, file removed); see the module docstring.
     write_failures: int
+    #: Published fills remembered (all instruments), the ones the next process will not publish again.
+    fills: int = 0
+    #: Fills that compaction forgot (older than the latest of their instrument minus ``fill_margin``).
+    fills_pruned: int = 0
 
 
 @final
@@ -173,9 +218,14 @@ class OrderJournal:
     exchange: str
     #: ``done`` lines after which (when they outnumber the open orders) the file is rewritten.
     compact_after: int = 1000
+    #: Seconds of published fills kept behind each instrument's latest (see :meth:`keep_fills_for`).
+    fill_margin: float = DEFAULT_FILL_MARGIN
     _fd: int = attrs.field(default=-1, init=False)
     _lock_fd: int = attrs.field(default=-1, init=False)
     _open: dict[str, JournaledOrder] = attrs.field(factory=dict, init=False)
+    _fills: FillMarks = attrs.field(factory=dict, init=False)
+    _fills_pruned: int = attrs.field(default=0, init=False)
+    #: ``done`` and ``fill`` lines written since the last rewrite.
     _done_lines: int = attrs.field(default=0, init=False)
     #: The last append may have stopped mid-line: the next one starts with a newline.
     _torn: bool = attrs.field(default=False, init=False)
@@ -185,11 +235,20 @@ class OrderJournal:
     _failures: int = attrs.field(default=0, init=False)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, exchange: str, compact_after: int = 1000) -> OrderJournal:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        exchange: str,
+        compact_after: int = 1000,
+        fill_margin: float = DEFAULT_FILL_MARGIN,
+    ) -> OrderJournal:
         """Lock, read and compact the journal at ``path`` (created if missing); ConfigError if unusable."""
         if compact_after < 1:
             raise ConfigError(f"order journal: compact_after must be >= 1, got {compact_after}")
-        journal = cls(Path(path), exchange, compact_after)
+        if not fill_margin >= 0:
+            raise ConfigError(f"order journal: fill_margin must be >= 0, got {fill_margin}")
+        journal = cls(Path(path), exchange, compact_after, fill_margin)
         try:
             journal._load()
         except BaseException:
@@ -216,13 +275,29 @@ class OrderJournal:
     def closed(self) -> bool:
         return self._fd < 0
 
+    def fill_published(self, instrument: str, trade_id: str) -> bool:
+        """Whether a fill with this trade id was journaled as published (by this process or an earlier one)."""
+        marks = self._fills.get(instrument)
+        return marks is not None and trade_id in marks
+
+    def last_fill_ns(self) -> dict[str, int]:
+        """The latest journaled fill time (exchange ns) per instrument: where fill reconciliation resumes."""
+        return {name: max(marks.values()) for name, marks in self._fills.items() if marks}
+
+    def keep_fills_for(self, seconds: float) -> None:
+        """Keep at least ``seconds`` of fills behind each latest one (a reconciliation's ``fill_margin``), so
+        every fill its overlapping fetch finds again is still known."""
+        self.fill_margin = max(self.fill_margin, seconds)
+
     def statistics(self) -> OrderJournalStatistics:
         return OrderJournalStatistics(
             open_orders=len(self._open),
+            fills=sum(len(marks) for marks in self._fills.values()),
             records_written=self._written,
             dropped_lines=self._dropped,
             compactions=self._compactions,
             write_failures=self._failures,
+            fills_pruned=self._fills_pruned,
         )
 
     # -- recording -----------------------------------------------------------------------------------------
@@ -244,14 +319,45 @@ class OrderJournal:
         except ConfigError as exc:
             logger.warning("%s: %s (the order will be queried again by the next process)", self.exchange, exc)
             return
+        self._spent()
+
+    def record_fill(self, instrument: str, trade_id: str, ts: int) -> None:
+        """Journal that a fill was published (nothing is written if it already is); never raises.
+
+        ``ts`` is the fill's exchange time (ns). A failed write is logged: the next process may publish that
+        fill once more."""
+        marks = self._fills.setdefault(instrument, {})
+        if trade_id in marks:
+            return
+        record = JournaledFill(exchange=self.exchange, instrument=instrument, trade_id=trade_id, ts=ts)
+        marks[trade_id] = ts  # remembered even if not written: this process must not publish it twice
+        try:
+            self._append(_ENCODER.encode(record))
+        except ConfigError as exc:
+            logger.warning("%s: %s (the next process may publish fill %s again)", self.exchange, exc, trade_id)
+            return
+        self._spent()
+
+    def _spent(self) -> None:
+        """One more line that a compaction would not keep as is: compact when they outnumber the kept ones."""
         self._done_lines += 1
-        if self._done_lines >= self.compact_after and self._done_lines > len(self._open):
-            try:
-                self._compact()
-            except OSError as exc:
-                self._failures += 1
-                self._done_lines = 0  # try again after as many records more, not on every one
-                logger.warning("%s: order journal %s not compacted: %s", self.exchange, self.path, exc)
+        if self._done_lines < self.compact_after:
+            return
+        self._prune()
+        if self._done_lines <= len(self._open) + sum(len(m) for m in self._fills.values()):
+            self._done_lines = 0  # not worth it yet: look again after as many records more
+            return
+        try:
+            self._compact()
+        except OSError as exc:
+            self._failures += 1
+            self._done_lines = 0  # try again after as many records more, not on every one
+            logger.warning("%s: order journal %s not compacted: %s", self.exchange, self.path, exc)
+
+    def _prune(self) -> None:
+        before = sum(len(m) for m in self._fills.values())
+        _prune(self._fills, int(self.fill_margin * 1_000_000_000))
+        self._fills_pruned += before - sum(len(m) for m in self._fills.values())
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -281,6 +387,9 @@ class OrderJournal:
             raise ConfigError(f"{where}: cannot be used: {exc.strerror or exc}") from exc
         found = replay(data, self.exchange)
         self._open = dict(found.open)
+        self._fills = {name: dict(marks) for name, marks in found.fills.items()}
+        self._prune()
+        self._fills_pruned = 0
         self._dropped = found.dropped
         if found.dropped:
             logger.warning("%s: skipped %d torn or undecodable line(s)", where, found.dropped)
@@ -302,13 +411,18 @@ class OrderJournal:
                 raise ConfigError(f"order journal {self.path} is in use by another session") from None
 
     def _compact(self) -> None:
-        """Rewrite the file with only the open records (atomically); appends go on in the new file.
+        """Rewrite the file with only the open and kept fill records (atomically); appends go on in the new file.
 
         The temporary file's descriptor is kept as the append descriptor: after the rename it *is* the
         journal, so there is no moment when appends could go to the replaced file.
         """
         temp = self.path.with_name(self.path.name + ".tmp")
-        body = b"".join(_ENCODER.encode(entry) + b"\n" for entry in self._open.values())
+        fills = (
+            JournaledFill(exchange=self.exchange, instrument=name, trade_id=trade_id, ts=ts)
+            for name, marks in self._fills.items()
+            for trade_id, ts in marks.items()
+        )
+        body = b"".join(_ENCODER.encode(entry) + b"\n" for entry in (*self._open.values(), *fills))
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         try:
             view = memoryview(body)

@@ -175,3 +175,66 @@ def test_a_closed_journal_refuses_opens_and_counts_nothing_for_dones(tmp_path: P
     assert "b" not in journal
     journal.record_done("a", ts=3)  # logged, never raised: the next process queries "a" once more
     assert "a" not in journal
+
+
+S_NS = 1_000_000_000
+
+
+def test_fill_records_are_remembered_and_replayed(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    with OrderJournal.open(path, exchange=EXCHANGE) as journal:
+        journal.record_fill("BTC-USDT", "7", ts=5 * S_NS)
+        journal.record_fill("BTC-USDT", "7", ts=5 * S_NS)  # already known: nothing written
+        journal.record_fill("ETH-USDT", "7", ts=3 * S_NS)  # trade ids are per instrument
+        assert journal.fill_published("BTC-USDT", "7") and not journal.fill_published("BTC-USDT", "8")
+        assert not journal.fill_published("SOL-USDT", "7")
+        assert journal.last_fill_ns() == {"BTC-USDT": 5 * S_NS, "ETH-USDT": 3 * S_NS}
+        assert (journal.statistics().fills, journal.statistics().records_written) == (2, 2)
+    first = json.loads(path.read_text().splitlines()[0])
+    assert first == {"op": "fill", "exchange": EXCHANGE, "instrument": "BTC-USDT", "trade_id": "7", "ts": 5 * S_NS}
+    assert replay(path.read_bytes(), EXCHANGE).fills == {"BTC-USDT": {"7": 5 * S_NS}, "ETH-USDT": {"7": 3 * S_NS}}
+    with OrderJournal.open(path, exchange=EXCHANGE) as journal:  # a later process knows them
+        assert journal.fill_published("ETH-USDT", "7") and journal.last_fill_ns()["BTC-USDT"] == 5 * S_NS
+
+
+def test_compaction_keeps_the_latest_fill_and_the_boundary_within_the_margin(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    with OrderJournal.open(path, exchange=EXCHANGE, compact_after=4, fill_margin=10) as journal:
+        journal.keep_fills_for(5)  # never narrows the window
+        assert journal.fill_margin == 10
+        for n, second in enumerate((0, 30, 45, 50)):  # the 4th fill line triggers a compaction
+            journal.record_fill("BTC-USDT", f"t{n}", ts=second * S_NS)
+        assert journal.statistics().compactions == 1
+        # 50 s is the latest: 45 s and 50 s are within 10 s of it (40 s exactly would be kept too); older ids go.
+        assert not journal.fill_published("BTC-USDT", "t1") and journal.fill_published("BTC-USDT", "t2")
+        assert (journal.statistics().fills, journal.statistics().fills_pruned) == (2, 2)
+        journal.record_fill("BTC-USDT", "t4", ts=40 * S_NS)  # a late trade, at the boundary exactly
+    kept = {"t2": 45 * S_NS, "t3": 50 * S_NS, "t4": 40 * S_NS}
+    assert replay(path.read_bytes(), EXCHANGE).fills == {"BTC-USDT": kept}
+    with OrderJournal.open(path, exchange=EXCHANGE, fill_margin=10) as journal:  # load compacts: all three stay
+        assert journal.statistics().fills == 3 and journal.last_fill_ns() == {"BTC-USDT": 50 * S_NS}
+    with OrderJournal.open(path, exchange=EXCHANGE, fill_margin=5) as journal:  # a narrower window forgets 40 s
+        assert journal.statistics().fills == 2 and not journal.fill_published("BTC-USDT", "t4")
+    assert path.read_bytes().count(b"\n") == 2
+
+
+def test_torn_and_foreign_fill_lines_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    good = json.dumps({"op": "fill", "exchange": EXCHANGE, "instrument": "BTC-USDT", "trade_id": "1", "ts": 9})
+    other = good.replace(EXCHANGE, "okx").replace('"1"', '"2"')
+    no_id = '{"op":"fill","exchange":"binance","instrument":"BTC-USDT","ts":1}'
+    path.write_text("\n".join([good, other, no_id, good.replace('"1"', '"3"')[:30]]))
+    with OrderJournal.open(path, exchange=EXCHANGE) as journal:
+        assert journal.last_fill_ns() == {"BTC-USDT": 9} and journal.statistics().fills == 1
+        assert journal.statistics().dropped_lines == 3  # another exchange's, no trade id, torn tail
+        journal.record_fill("BTC-USDT", "3", ts=10)  # starts on a fresh line
+    assert replay(path.read_bytes(), EXCHANGE).fills == {"BTC-USDT": {"1": 9, "3": 10}}
+
+
+def test_a_failed_fill_record_is_remembered_in_memory_and_never_raises(tmp_path: Path) -> None:
+    journal = OrderJournal.open(tmp_path / "orders.jsonl", exchange=EXCHANGE)
+    journal.close()
+    journal.record_fill("BTC-USDT", "1", ts=1)  # logged: the next process may publish it once more
+    assert journal.fill_published("BTC-USDT", "1")  # this one will not
+    with pytest.raises(ConfigError, match="fill_margin"):
+        OrderJournal.open(tmp_path / "x", exchange=EXCHANGE, fill_margin=-1)

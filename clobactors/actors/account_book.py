@@ -18,6 +18,14 @@ leaves, adopted ones when adopted) is journaled ``open``, and ``done`` when it t
 process can ask the exchange about each (:func:`~clobactors.actors.reconcile.reconcile`). The journal write is
 a synchronous append: it adds no checkpoint between tracking an order and writing its request.
 
+The journal also remembers the fills published (``fill`` records), so a restarted process does not publish
+again a fill that an earlier one did and that the exchange's recent trade list still holds: the book resumes
+fetching fills at the journal's latest fill time per instrument, and a fill the journal knows is still merged
+into its order's state (an adopted order must end filled) but its Fill event is not published a second time
+(counted in :attr:`AccountBook.fills_deduplicated`, logged at debug). The order's status updates are published
+as usual; an order that only such fills name is not queried at all (see
+:func:`~clobactors.actors.reconcile.reconcile`), since the earlier process published its fills and its end.
+
 Positions (perpetual venues) are kept per ``(instrument, position side)``; a :class:`Position` is published
 only when its size, entry price, leverage or margin type changed (mark price and unrealized PnL move on
 every tick and would flood the account topic). Fields a report leaves out (the user stream carries no
@@ -80,8 +88,13 @@ class AccountBook:
     _retained: set[str] = attrs.field(factory=set, init=False)
     _adopted: int = attrs.field(default=0, init=False)
     _stale_balances: int = attrs.field(default=0, init=False)
+    _fills_deduplicated: int = attrs.field(default=0, init=False)
     #: Serialises publication (FIFO), so events reach the bus in the order their changes were made.
     _publisher: OrderedPublisher = attrs.field(factory=OrderedPublisher, init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.journal is not None:  # fill reconciliation resumes where the earlier process left off
+            self._last_fill_ns.update(self.journal.last_fill_ns())
 
     # -- views ---------------------------------------------------------------------------------------------
 
@@ -114,6 +127,19 @@ class AccountBook:
     @property
     def published(self) -> int:
         return self._publisher.published
+
+    @property
+    def fills_deduplicated(self) -> int:
+        """Fills merged but not published again: the journal says an earlier process published them."""
+        return self._fills_deduplicated
+
+    def already_published(self, fill: Fill) -> bool:
+        """Whether the journal says ``fill`` was published (by an earlier process, or this one)."""
+        return (
+            bool(fill.trade_id)
+            and self.journal is not None
+            and self.journal.fill_published(fill.instrument, fill.trade_id)
+        )
 
     @property
     def stale_balances(self) -> int:
@@ -336,7 +362,7 @@ class AccountBook:
                 continue
             order = self.tracker.get(change.client_order_id)
             if change.fill is not None:
-                events.append(self._named(change.fill, change.client_order_id, order))
+                self._add_fill(events, change.fill, change.client_order_id, order)
             if order is None:
                 continue
             ts_exchange = report.ts_exchange if report is not None else 0
@@ -362,12 +388,25 @@ class AccountBook:
             elif change.changed:
                 changed = True
                 if change.fill is not None:
-                    events.append(self._named(change.fill, order.client_order_id, order))
+                    self._add_fill(events, change.fill, order.client_order_id, order)
         if changed:
             events.append(self._snapshot(ctx, order, report.ts_exchange))
             if order.is_terminal:
                 self._retire(ctx, order.client_order_id)
         await self._emit(ctx, *events)
+
+    def _add_fill(
+        self, events: list[AccountEvent], fill: Fill, client_order_id: str, order: TrackedOrder | None
+    ) -> None:
+        """Append ``fill`` to ``events`` and journal it as published, unless the journal says it already was."""
+        if self.already_published(fill):
+            self._fills_deduplicated += 1
+            logger.debug("%s: fill %s of %s published by an earlier process: not again", self.exchange,
+                         fill.trade_id, fill.instrument)  # fmt: skip
+            return
+        events.append(self._named(fill, client_order_id, order))
+        if self.journal is not None and fill.trade_id:
+            self.journal.record_fill(fill.instrument, fill.trade_id, fill.ts_exchange)
 
     def _find(self, update: OrderUpdate) -> TrackedOrder | None:
         if update.client_order_id:

@@ -45,6 +45,8 @@ Guarantees, per the design's order rules:
   before its request leaves and marked done once terminal; the start reconciliation queries each order an
   earlier process journaled that nothing else accounts for, so a restart learns what became of every order
   it placed, also one cancelled without a fill while no process ran. Without one, such an order stays unknown.
+  The journal also records the fills published, so a restart does not publish them again
+  (:mod:`~clobactors.actors.account_book`).
 * With ``cancel_all_on_shutdown`` our open orders are cancelled when the actor stops, within its shutdown
   budget, in a shielded scope.
 
@@ -163,6 +165,8 @@ class OrderManager:
             raise ConfigError(f"reconcile_interval must be positive, got {self.reconcile_interval!r}")
         if self.journal is not None and self.journal.exchange != self.link.name:
             raise ConfigError(f"{self.name}: order journal of {self.journal.exchange!r}, not of {self.link.name!r}")
+        if self.journal is not None:  # every fill the start reconciliation fetches again must still be known
+            self.journal.keep_fills_for(self.policy.fill_margin)
         self._book = book = AccountBook(self.link.name, retain_terminal=self.retain_terminal, journal=self.journal)
         self._clock = clock = ClockKeeper(self.link, self.name)
         self._outcomes = outcomes = Outcomes(self.link, book, self.policy, clock)

@@ -13,7 +13,10 @@ the user stream there) changes nothing the second time.
    fresh start), deduplicated by trade id;
 4. fills of orders we do not track (they ended while no session ran, so no open-order list names them) wait
    as orphans; each such order is queried by the exchange's id and adopted with its reported state, which
-   lets its fills through, then its final status;
+   lets its fills through, then its final status. With a journal, the fetch of step 3 resumes at the latest
+   fill it recorded, and an order whose waiting fills the journal all records as published by an earlier
+   process is not queried: that process published its fills and saw its end (had it not, the order is still
+   journaled open, and step 5 adopts it, merging those fills without publishing them again);
 5. with an :class:`~clobactors.order_journal.OrderJournal`: each order an earlier process journaled that is
    still unaccounted for is queried by client order id and its end published
    (:mod:`clobactors.actors.journal_recovery`);
@@ -343,10 +346,16 @@ async def _resolve_orphan_fills(
 ) -> int:
     """Query and adopt each untracked order that orphan fills name by exchange id; returns orders adopted."""
     wanted: dict[str, str] = {}  # exchange order id -> instrument, in the order the fills came
+    fresh: set[str] = set()  # exchange ids with a fill not yet published by any process
     for orphan in book.tracker.orphans:
         eid = orphan.exchange_order_id
         if isinstance(orphan, Fill) and eid and book.tracker.by_exchange_id(eid) is None:
             wanted.setdefault(eid, orphan.instrument)
+            if not book.already_published(orphan):
+                fresh.add(eid)
+    for eid in [e for e in wanted if e not in fresh]:
+        logger.debug("%s: order %s not queried: an earlier process published all its fills", link.name, eid)
+        del wanted[eid]
     resolved = 0
     for eid, name in wanted.items():
         instrument = link.instrument(name)

@@ -184,7 +184,45 @@ async def test_restarted_session_learns_cancellations_of_orders_without_fills(
             assert _journaled(journal) == []
             async with open_e2e_session(sim, order_journal=journal) as (session, bus):
                 assert bus.statuses(ids["B"]) == bus.statuses(ids["D"]) == []
+                # Nor are A's and C's fills published again, nor A and C queried: session 2 published them.
+                assert bus.fills() == [] and bus.statuses(ids["A"]) == bus.statuses(ids["C"]) == []
                 assert await open_orders(session) == ()
+
+
+async def test_a_restart_does_not_publish_again_fills_an_earlier_session_published(
+    autojump_clock: trio.testing.MockClock, tmp_path: Path
+) -> None:
+    """E fills while session 1 runs, which publishes it; F part fills while no session runs. The exchange's
+    recent trades hold both: session 2 publishes F's fill only, and says nothing of E (journaled as done)."""
+    journal = str(tmp_path / "binance-orders.jsonl")
+    with trio.fail_after(120):
+        async with (
+            open_simulator("binance", seed=8, symbols=["BTCUSDT"], flow=False) as sim,
+            open_counterparty(sim) as other,
+        ):
+            async with open_e2e_session(sim, order_journal=journal) as (session, bus):
+                placed = [
+                    await session.ask(session.names(EXCHANGE).orders, place(side, "0.01", price))
+                    for side, price in ((Side.BUY, "59990"), (Side.SELL, "60100"))
+                ]
+                e, f = (u.client_order_id for u in placed if isinstance(u, OrderUpdate))
+                await other.order("SELL", "LIMIT", D("0.01"), D("59990"), tif="IOC")  # fills E, session 1 sees it
+                e_fill = await bus.wait_for(Fill, lambda x: x.client_order_id == e)
+                await bus.wait_for(OrderUpdate, lambda u: u.client_order_id == e and u.status is S.FILLED)
+            assert _journaled(journal) == [f]
+            await trio.sleep(5)  # nobody is connected now
+            await other.order("BUY", "LIMIT", D("0.004"), D("60100"), tif="IOC")  # fills 0.004 of F
+            f_trade = next(t for t in sim.engine.trades_for(sim.account_id, SYMBOL) if t.client_order_id == f)
+            assert str(f_trade.trade_id) != e_fill.trade_id
+            await trio.sleep(5)
+            async with open_e2e_session(sim, order_journal=journal) as (session, bus):
+                assert bus.fills(e) == [] and bus.statuses(e) == []  # published by session 1: not again
+                (f_fill,) = bus.of(Fill)  # the one fill no session published yet
+                assert (f_fill.client_order_id, f_fill.trade_id, f_fill.size) == (f, str(f_trade.trade_id), D("0.004"))
+                # Adopted from the open-order list, then its fill merged (each publishes its state, as for C).
+                assert set(bus.statuses(f)) == {S.PARTIALLY_FILLED} and bus.updates(f)[-1].filled_size == D("0.004")
+                assert {o.client_order_id for o in await open_orders(session)} == {f}
+                await assert_balances_converge(session, sim)
 
 
 async def test_without_a_journal_a_cancellation_without_fills_is_not_learned(
