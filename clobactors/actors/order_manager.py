@@ -305,4 +305,6 @@ class OrderManager:
             cancels_inline=self._cancellation.inline,
             periodic_reconciliations=self._periodic,
             periodic_reconcile_failures=self._periodic_failures,
+            fills_deduplicated=self._book.fills_deduplicated,
+            journal=None if self.journal is None else self.journal.statistics(),
         )

@@ -16,6 +16,7 @@ import msgspec
 
 from clobactors.messages import AccountEvent
 from clobactors.model import PositionSide
+from clobactors.order_journal import OrderJournalStatistics
 from clobactors.order_tracker import OrderTrackerStatistics
 
 __all__ = [
@@ -106,3 +107,7 @@ class OrderManagerStatistics:
     periodic_reconcile_failures: int = 0
     #: ModifyOrder commands served (:mod:`clobactors.actors.order_modification`).
     modifies: int = 0
+    #: Fills an earlier process already published, merged but not published again (order journal).
+    fills_deduplicated: int = 0
+    #: The order journal's counters, when the manager has one (:class:`~clobactors.order_journal.OrderJournal`).
+    journal: OrderJournalStatistics | None = None

@@ -124,6 +124,9 @@ async def test_a_restart_does_not_publish_again_the_fills_an_earlier_manager_pub
             # One query: ``half`` by its exchange id (a fill no manager published names it); ``done`` not at all.
             assert [p.get("oid") for p in exchange.requests("GET", "/order")] == [exchange.orders[half].oid]
             assert journal.statistics().fills == 3 and list(journal) == []
+            stats = h.manager.statistics()  # what a monitor sees
+            assert stats.fills_deduplicated == 1  # half's first fill; done's stays an unclaimed orphan
+            assert stats.journal is not None and stats.journal.fills == 3
     assert on_file(path) == []
 
 
