@@ -30,7 +30,7 @@ from typing import Protocol, TypeAlias, TypeVar, final
 import attrs
 import msgspec
 
-from clobactors.errors import ExchangeError
+from clobactors.exchanges.modify import ModifyAnswer, ModifyOutcome, ModifyStyle
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
     AccountEvent,
@@ -183,43 +183,6 @@ class UserStreamAuth(enum.StrEnum):
     LISTEN_KEY = "listen_key"
     #: Connect, then send a signed subscribe/login frame.
     SIGNED_FRAME = "signed_frame"
-
-
-class ModifyStyle(enum.StrEnum):
-    """How an exchange changes a resting order's price or size."""
-
-    #: Cancel the order and place a replacement under a new client order id, in one request (Binance spot
-    #: ``cancelReplace``): the replacement joins the back of the queue.
-    CANCEL_REPLACE = "cancel_replace"
-    #: Change the order in place, keeping its ids (Binance USD-M ``PUT /fapi/v1/order``).
-    AMEND = "amend"
-
-
-class ModifyOutcome(enum.StrEnum):
-    """What a modification request did, as its answer tells."""
-
-    #: The order now rests as asked: amended in place, or cancelled and replaced.
-    MODIFIED = "modified"
-    #: The original was cancelled but its replacement was refused (``error`` says why): nothing rests.
-    REPLACEMENT_REFUSED = "replacement_refused"
-    #: Nothing was done to the original (``error`` says why; an
-    #: :class:`~clobactors.errors.UnknownOrder` means it may have filled meanwhile).
-    REFUSED = "refused"
-
-
-@final
-@attrs.frozen
-class ModifyAnswer:
-    """A modification request's answer: the outcome, the reports on the orders it touched (the original's
-    end and the replacement's state, or the amended order), and the typed error when not :attr:`MODIFIED`.
-
-    A dialect returns it for every answer of its modify endpoint that :meth:`SpotDialect.is_error` does not
-    count as an error; answers that say nothing happened may simply be errors (raised by ``map_error``).
-    """
-
-    outcome: ModifyOutcome
-    events: tuple[AccountEvent, ...] = ()
-    error: ExchangeError | None = None
 
 
 C = TypeVar("C", contravariant=True)
