@@ -15,6 +15,7 @@ from clobactors.errors import TransportTimeout
 from clobactors.httpspec import HttpRequestSpec
 from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse, HttpServer
 from clobactors.transport.http import HttpTimeouts, HttpTransport
+from tests.transport.test_http import BrokenWrites
 
 
 @asynccontextmanager
@@ -27,25 +28,6 @@ async def serving(arrived: list[str]) -> AsyncIterator[int]:
         port: int = await nursery.start(HttpServer(handler).serve)
         yield port
         nursery.cancel_scope.cancel()
-
-
-class BrokenWrites(trio.abc.Stream):
-    """A kept-alive stream whose peer reset it: every write fails before anything leaves."""
-
-    def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        raise trio.BrokenResourceError("connection reset by peer")
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await trio.lowlevel.checkpoint()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        return await self.inner.receive_some(max_bytes)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def test_send_nowait_writes_at_once_and_receives_later(autojump_clock: trio.testing.MockClock) -> None:

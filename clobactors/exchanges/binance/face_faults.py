@@ -20,6 +20,7 @@ from clobactors.exchanges.binance.errors import (
     ErrorCode,
     error_body,
 )
+from clobactors.exchanges.binance_common.face_faults import BinanceFaultTopics
 from clobactors.sim.fault_vocab_base import UserStreamEnd, request_params
 from clobactors.sim.faults import HTTP_KINDS, FaultKind, FaultRule
 from clobactors.sim.http_server import HttpRequest, HttpResponse
@@ -36,7 +37,7 @@ _JSON: Final = (("content-type", "application/json;charset=UTF-8"),)
 
 @final
 @attrs.frozen
-class BinanceFaultVocabulary:
+class BinanceFaultVocabulary(BinanceFaultTopics):
     """Binance spot (the face in :mod:`clobactors.exchanges.binance.face`); sources cited per answer."""
 
     snapshot_route: str = "GET /api/v3/depth"
@@ -64,19 +65,6 @@ class BinanceFaultVocabulary:
                 f"fault rule {rule.kind}: target {target!r} is a Binance futures path the spot simulator does not "
                 f"serve (spot routes are /api/v3/..., the WebSocket API /ws-api/v3)"
             )
-
-    def market_symbol(self, topic: str) -> str | None:
-        if not topic.startswith("m:"):
-            return None
-        return topic[2:].partition("@")[0].upper() or None
-
-    def is_user_topic(self, topic: str) -> bool:
-        return topic.startswith(("user:", "lk:"))
-
-    def snapshot_symbol(self, request: HttpRequest) -> str | None:
-        if f"{request.method} {request.path}" != self.snapshot_route:
-            return None
-        return _params(request).get("symbol")
 
     def order_client_id(self, request: HttpRequest) -> str | None:
         """Place (``newClientOrderId``), cancel and query (``origClientOrderId``): a fault on the query of an

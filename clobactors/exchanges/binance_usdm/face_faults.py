@@ -25,6 +25,7 @@ from typing import Final, final
 import attrs
 
 from clobactors.errors import ConfigError
+from clobactors.exchanges.binance_common.face_faults import BinanceFaultTopics
 from clobactors.exchanges.binance_usdm import urls, wire
 from clobactors.exchanges.binance_usdm.errors import ERROR_MESSAGES, ErrorCode, error_body
 from clobactors.sim.fault_vocab_base import UserStreamEnd, request_params
@@ -48,7 +49,7 @@ JSON_HEADERS: Final = (("content-type", "application/json"),)
 
 @final
 @attrs.frozen
-class BinanceUsdmFaultVocabulary:
+class BinanceUsdmFaultVocabulary(BinanceFaultTopics):
     """Binance USD-M futures; see the module docstring. Every :class:`FaultKind` has a USD-M meaning."""
 
     snapshot_route: str = f"GET {urls.DEPTH}"
@@ -80,19 +81,6 @@ class BinanceUsdmFaultVocabulary:
                     f"fault rule {rule.kind}: target {target!r} is a {what} Binance USD-M does not serve here "
                     f"(USD-M routes are /fapi/..., streams m:<symbol>@..., the user stream lk:<listenKey>)"
                 )
-
-    def market_symbol(self, topic: str) -> str | None:
-        if not topic.startswith("m:"):
-            return None
-        return topic[2:].partition("@")[0].upper() or None
-
-    def is_user_topic(self, topic: str) -> bool:
-        return topic.startswith(("user:", "lk:"))
-
-    def snapshot_symbol(self, request: HttpRequest) -> str | None:
-        if f"{request.method} {request.path}" != self.snapshot_route:
-            return None
-        return request_params(request).get("symbol")
 
     def order_client_id(self, request: HttpRequest) -> str | None:
         """§ Trade › New Order (``newClientOrderId``), Cancel Order and Query Order (``origClientOrderId``).
