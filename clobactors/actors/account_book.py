@@ -29,7 +29,8 @@ as usual; an order that only such fills name is not queried at all (see
 Positions (perpetual venues) are kept per ``(instrument, position side)``; a :class:`Position` is published
 only when its size, entry price, leverage or margin type changed (mark price and unrealized PnL move on
 every tick and would flood the account topic). Fields a report leaves out (the user stream carries no
-leverage) keep their last known value. Funding payments are published as they come: they have no state here.
+leverage) keep their last known value. Funding payments are published once each, whether the stream or a
+reconciliation brought them (:class:`~clobactors.actors.funding_recovery.FundingLedger`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import attrs
 import msgspec
 
 from clobactors.actors.actor import Context
+from clobactors.actors.funding_recovery import FundingLedger
 from clobactors.actors.ordered_publisher import HeldEvents, OrderedPublisher
 from clobactors.errors import ConfigError
 from clobactors.messages import (
@@ -80,6 +82,8 @@ class AccountBook:
     tracker: OrderTracker = attrs.field(factory=OrderTracker)
     #: Where live orders are journaled for the next process (owned, opened and closed, by the caller).
     journal: OrderJournal | None = None
+    #: Funding settlements published, so one seen on the stream and over REST is published once.
+    funding: FundingLedger = attrs.field(factory=FundingLedger)
     _balances: dict[str, Balance] = attrs.field(factory=dict, init=False)
     _positions: dict[tuple[str, PositionSide], Position] = attrs.field(factory=dict, init=False)
     #: Latest exchange timestamp (ns) of a fill seen per instrument, where fill reconciliation resumes.
@@ -194,9 +198,15 @@ class AccountBook:
                 case Position():
                     await self.apply_position(ctx, event)
                 case FundingPayment():
-                    await self._emit(ctx, event)  # no state of its own: the balance report follows it
+                    await self.publish_funding(ctx, (event,))  # the balance report follows it
                 case _:
                     assert_never(event)
+
+    async def publish_funding(self, ctx: Context, payments: Iterable[FundingPayment], *, fetched: bool = False) -> int:
+        """Publish those of ``payments`` (``fetched``: over REST) the ledger has not seen; how many it let through."""
+        fresh = [p for p in payments if self.funding.admit(p, fetched=fetched)]
+        await self._emit(ctx, *fresh)
+        return len(fresh)
 
     async def apply_update(
         self, ctx: Context, update: OrderUpdate, *, adopt_ended: bool = False

@@ -7,7 +7,9 @@ the user stream there) changes nothing the second time.
 **Reconciliation** (on start and after every user-stream reconnect, before the stream is trusted again):
 
 1. balances: the snapshot replaces the view (assets no longer listed drop to zero); on a perpetual venue
-   (:func:`~clobactors.actors.perp.as_perp`) positions too (legs no longer listed drop to zero);
+   (:func:`~clobactors.actors.perp.as_perp`) positions too (legs no longer listed drop to zero), then the
+   funding payments since the last one fetched, published unless the stream brought them
+   (:mod:`clobactors.actors.funding_recovery`);
 2. open orders: each is merged; one we do not know is adopted;
 3. fills of every instrument we trade, since the last fill we saw minus a margin (or a look-back window on a
    fresh start), deduplicated by trade id;
@@ -25,7 +27,7 @@ the user stream there) changes nothing the second time.
 
 **Periodic light reconciliation** (:func:`light_reconcile`, every ``reconcile_interval`` seconds of the order
 manager): user-stream frames lost while the connection stayed up would otherwise heal only at the next
-reconnect. Balances, positions and open orders are fetched; fills only where an order changed.
+reconnect. Balances, positions, funding payments and open orders are fetched; fills only where an order changed.
 
 What no reconciliation can learn *without a journal*: an order of an earlier process that ended without a
 fill while no session ran (cancelled, expired). No open-order list, trade list or stream names it, so only
@@ -55,6 +57,7 @@ import trio
 from clobactors.actors.account_book import AccountBook
 from clobactors.actors.actor import Context
 from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.funding_recovery import reconcile_funding
 from clobactors.actors.journal_recovery import journaled_instruments, resolve_journaled
 from clobactors.actors.order_clock import ClockKeeper, signed_rest
 from clobactors.actors.order_queries import query_order, query_report
@@ -127,6 +130,8 @@ class ReconcileSummary:
     resolved: int = 0
     #: Orders an earlier process journaled that nothing else accounted for, queried by client order id.
     journaled: int = 0
+    #: Funding payments fetched that had not been published (perpetual venues).
+    funding: int = 0
 
 
 async def _query(
@@ -197,6 +202,7 @@ async def reconcile(
     With a ``clock``, a query refused for its timestamp re-measures the clock offset and is sent once more.
     """
     balances, positions = await _balances_and_positions(ctx, link, book, clock)
+    funding = await reconcile_funding(ctx, link, book, policy, clock=clock)
     adopted_before = book.adopted
     listed = await _open_orders(ctx, link, clock)
     seen: set[str] = set()
@@ -238,6 +244,7 @@ async def reconcile(
         positions=positions,
         resolved=resolved,
         journaled=journaled,
+        funding=funding,
     )
 
 
@@ -259,6 +266,7 @@ async def light_reconcile(
     """
     settled = (OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
     balances, positions = await _balances_and_positions(ctx, link, book, clock)
+    funding = await reconcile_funding(ctx, link, book, policy, clock=clock)
     live_before = {o.client_order_id for o in book.tracker.open_orders() if o.status in settled}
     adopted_before = book.adopted
     listed = await _open_orders(ctx, link, clock)
@@ -298,6 +306,7 @@ async def light_reconcile(
         fills=fills,
         vanished=vanished,
         positions=positions,
+        funding=funding,
     )
 
 

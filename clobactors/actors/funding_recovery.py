@@ -1,0 +1,249 @@
+"""Funding payments the user stream missed, fetched over REST and published once.
+
+A :class:`~clobactors.messages.FundingPayment` reaches strategies from the user stream (Binance USD-M
+``ACCOUNT_UPDATE`` with reason ``FUNDING_FEE``). One settled while the stream was down (a reconnect, a
+restart) would never be published, and a strategy's PnL would miss it. So every reconciliation of a
+perpetual venue (:mod:`clobactors.actors.reconcile`) also asks the exchange for its funding history
+(:func:`reconcile_funding`), and :class:`FundingLedger`, which the
+:class:`~clobactors.actors.account_book.AccountBook` consults for every payment whatever its source, lets
+each settlement through once.
+
+**Matching.** The two sources do not describe one settlement alike. The REST history lists one row per
+instrument; a cross-margin ``ACCOUNT_UPDATE`` carries the asset's *total* change and no instrument (Binance
+names the position only when it is isolated, and then sends one event per isolated position). What both
+share is the asset and the settlement time, so the ledger groups payments into *settlements*: one asset,
+exchange times within ``match_window`` of each other (the two sources stamp a settlement separately, but an
+asset settles at most once an hour). Within a settlement it remembers the instruments published (``""`` for
+the stream's total) and whether a fetched (REST) row was published; a payment is a duplicate when
+
+* its instrument (or ``""``) was already published in the settlement, from either source;
+* it is the stream's total and a fetched list was published: that list named every instrument of it;
+* it is a fetched row and the stream's total was published (rows of isolated positions were published under
+  their own names, so they are caught by the first rule).
+
+One case stays wrong: when the stream delivered a settlement's cross-margin total but lost an isolated
+position's event of the same instant (both come on one connection at once), the isolated row fetched later
+counts as part of that total and is not published.
+
+**Bounded memory.** Settlements older than ``retention`` (24 h) before the newest payment seen are forgotten;
+a payment older than that is refused (counted in :attr:`FundingLedgerStatistics.expired`), since the ledger
+can no longer tell whether it was published. Fetches never reach back that far (:meth:`FundingLedger.resume_ms`).
+
+**Where fetching resumes**, as for fills (``reconcile._fills_since``): at the newest payment a fetch returned
+minus ``fill_margin`` (late rows, skewed clocks), or ``fill_lookback`` before now until a fetch returned any.
+Only fetched payments move it: one the stream brought must not make a fetch skip a settlement the stream lost
+before it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from typing import TYPE_CHECKING, Final, final
+
+import attrs
+
+from clobactors.actors.order_clock import signed_rest
+from clobactors.actors.perp import as_perp
+from clobactors.errors import ConfigError
+from clobactors.ratelimit import Priority
+
+if TYPE_CHECKING:
+    from clobactors.actors.account_book import AccountBook
+    from clobactors.actors.actor import Context
+    from clobactors.actors.exchange import ExchangeLink
+    from clobactors.actors.order_clock import ClockKeeper
+    from clobactors.actors.reconcile import ResolvePolicy
+    from clobactors.httpspec import HttpRequestSpec
+    from clobactors.messages import FundingPayment
+
+__all__ = ["PAGE_ROWS", "FundingLedger", "FundingLedgerStatistics", "reconcile_funding"]
+
+logger: Final = logging.getLogger(__name__)
+
+#: Rows one funding-history answer holds at most: the dialects ask for Binance's maximum ``limit`` (1000).
+#: A shorter page is the last one.
+PAGE_ROWS: Final = 1000
+#: Pages fetched by one reconciliation at most; the next one continues where it stopped.
+MAX_PAGES: Final = 10
+_NS_PER_MS: Final = 1_000_000
+_NS_PER_S: Final = 1_000_000_000
+
+
+@final
+@attrs.frozen
+class FundingLedgerStatistics:
+    """Counters of a :class:`FundingLedger`."""
+
+    #: Payments let through (published).
+    published: int
+    #: Payments refused because their settlement was already published (by the other source, or again).
+    duplicates: int
+    #: Payments refused because they were older than the ledger's memory.
+    expired: int
+    #: Payments without an exchange time: published, never matched.
+    untimed: int
+    #: Settlements remembered now.
+    settlements: int
+
+
+@attrs.define
+class _Settlement:
+    """One asset's funding at one instant: what of it was published."""
+
+    ts_ns: int
+    instruments: set[str] = attrs.field(factory=set)
+    #: A fetched (REST) row of it was published: the exchange's list names every instrument.
+    fetched: bool = False
+
+    def covers(self, instrument: str, fetched: bool) -> bool:
+        """Whether a payment of ``instrument`` from that source was published already (module docstring)."""
+        if instrument in self.instruments:
+            return True
+        if not instrument:
+            return not fetched and self.fetched
+        return fetched and "" in self.instruments
+
+
+def _ts(settlement: _Settlement) -> int:
+    return settlement.ts_ns
+
+
+@final
+@attrs.define
+class FundingLedger:
+    """Which funding settlements were published, so each is published once (see the module docstring)."""
+
+    #: Seconds of exchange time a settlement is remembered after the newest payment seen.
+    retention: float = 86_400.0
+    #: Seconds apart the two sources may stamp one settlement.
+    match_window: float = 60.0
+    #: Settlements per asset, oldest first.
+    _settlements: dict[str, list[_Settlement]] = attrs.field(factory=dict, init=False)
+    _newest_ns: int | None = attrs.field(default=None, init=False)
+    _fetched_ns: int | None = attrs.field(default=None, init=False)
+    _published: int = attrs.field(default=0, init=False)
+    _duplicates: int = attrs.field(default=0, init=False)
+    _expired: int = attrs.field(default=0, init=False)
+    _untimed: int = attrs.field(default=0, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.match_window >= 0 and self.retention > self.match_window):
+            raise ConfigError(
+                f"funding ledger: need 0 <= match_window < retention, got {self.match_window} and {self.retention}"
+            )
+
+    def admit(self, payment: FundingPayment, *, fetched: bool = False) -> bool:
+        """Record ``payment`` and say whether to publish it (``False``: already published, or too old).
+
+        ``fetched``: it comes from the exchange's funding history (REST), not from the user stream.
+        """
+        ts = payment.ts_exchange
+        if ts <= 0:
+            self._untimed += 1
+            self._published += 1
+            return True
+        if fetched:
+            self._fetched_ns = ts if self._fetched_ns is None else max(self._fetched_ns, ts)
+        if self._newest_ns is not None and ts < self._newest_ns - self._retention_ns:
+            self._expired += 1
+            logger.debug("funding payment of %s at %d older than the ledger's memory: refused", payment.asset, ts)
+            return False
+        settlement = self._find(payment.asset, ts)
+        if settlement is not None and settlement.covers(payment.instrument, fetched):
+            self._duplicates += 1
+            return False
+        if settlement is None:
+            settlement = _Settlement(ts)
+            bisect.insort(self._settlements.setdefault(payment.asset, []), settlement, key=_ts)
+        settlement.instruments.add(payment.instrument)
+        settlement.fetched |= fetched
+        self._published += 1
+        if self._newest_ns is None or ts > self._newest_ns:
+            self._newest_ns = ts
+            self._forget_before(ts - self._retention_ns)
+        return True
+
+    def resume_ms(self, now_ms: int, lookback: float, margin: float) -> int:
+        """Where the next fetch starts (exchange ms): the newest fetched payment (or ``lookback`` seconds before
+        ``now_ms`` until a fetch returned one) minus ``margin`` seconds, never before what the ledger remembers."""
+        since = now_ms - round(lookback * 1000) if self._fetched_ns is None else self._fetched_ns // _NS_PER_MS
+        since -= round(margin * 1000)
+        if self._newest_ns is not None:
+            since = max(since, -(-(self._newest_ns - self._retention_ns) // _NS_PER_MS))
+        return max(since, 0)
+
+    def statistics(self) -> FundingLedgerStatistics:
+        return FundingLedgerStatistics(
+            published=self._published,
+            duplicates=self._duplicates,
+            expired=self._expired,
+            untimed=self._untimed,
+            settlements=sum(len(s) for s in self._settlements.values()),
+        )
+
+    @property
+    def _retention_ns(self) -> int:
+        return round(self.retention * _NS_PER_S)
+
+    def _find(self, asset: str, ts: int) -> _Settlement | None:
+        """The settlement of ``asset`` closest to ``ts`` within the match window, if any."""
+        known = self._settlements.get(asset)
+        if not known:
+            return None
+        window = round(self.match_window * _NS_PER_S)
+        first = bisect.bisect_left(known, ts - window, key=_ts)
+        near = [s for s in known[first:] if s.ts_ns <= ts + window]
+        return min(near, key=lambda s: abs(s.ts_ns - ts), default=None)
+
+    def _forget_before(self, horizon_ns: int) -> None:
+        for asset, known in list(self._settlements.items()):
+            cut = bisect.bisect_left(known, horizon_ns, key=_ts)
+            if cut == len(known):
+                del self._settlements[asset]
+            elif cut:
+                del known[:cut]
+
+
+async def reconcile_funding(
+    ctx: Context,
+    link: ExchangeLink,
+    book: AccountBook,
+    policy: ResolvePolicy,
+    *,
+    clock: ClockKeeper | None = None,
+) -> int:
+    """Fetch the funding payments since :meth:`FundingLedger.resume_ms` and publish, in time order, those the
+    book's ledger has not seen; return how many were new. A spot venue: 0, and no request.
+
+    Each page is a signed query at ``QUERY`` priority (resent once after a clock sync if refused for its
+    timestamp). Paging follows Binance USD-M § Account › Get Income History (USER_DATA), ``GET
+    /fapi/v1/income``: ``startTime`` and ``endTime`` are inclusive, ``limit`` defaults to 100 and is at most
+    1000, and rows run forward from ``startTime``. A full page (:data:`PAGE_ROWS`) may have more behind it,
+    so the next starts at its last row's time, inclusive (rows of that instant repeat and are duplicates),
+    up to :data:`MAX_PAGES`; the next reconciliation resumes from the newest row anyway.
+    """
+    perp = as_perp(link.dialect)
+    if perp is None:
+        return 0
+    ledger, credentials = book.funding, link.credentials
+    since = ledger.resume_ms(link.now_ms(), policy.fill_lookback, policy.fill_margin)
+    new = 0
+    for _ in range(MAX_PAGES):
+
+        def build(since: int = since) -> HttpRequestSpec:
+            return perp.funding_payments_request(None, since, credentials, link.now_ms())
+
+        result = await signed_rest(ctx, link, clock, build, Priority.QUERY)
+        page = sorted(perp.decode_funding_payments(result, ctx.wall_ns()), key=lambda p: p.ts_exchange)
+        new += await book.publish_funding(ctx, page, fetched=True)
+        if len(page) < PAGE_ROWS:
+            return new
+        last = page[-1].ts_exchange // _NS_PER_MS
+        if last <= since:  # a whole page at one instant: step past it rather than ask for it forever
+            logger.warning("%s: %d funding rows at %d ms: later rows of that instant may be missed",
+                           link.name, len(page), since)  # fmt: skip
+            last = since + 1
+        since = last
+    logger.warning("%s: funding history longer than %d pages; the next reconciliation continues", link.name, MAX_PAGES)
+    return new
