@@ -10,9 +10,11 @@ Calls and their answers:
 * :meth:`Engine.submit` returns :class:`SubmitAccepted` (the order after matching, with its fills) or a
   :class:`Rejection` with a :class:`RejectReason`; a rejection changes nothing and emits nothing.
 * :meth:`Engine.cancel` / :meth:`Engine.cancel_all` return the cancelled order(s) or a :class:`Rejection`.
-* :meth:`Engine.amend` changes a resting limit order's price and total size in place (same ids) and returns
-  it, or a :class:`Rejection` that changed nothing. It emits no order event (a face announces the amendment
-  in its own words, e.g. Binance USD-M's ``AMENDMENT``), only the book diff and balance changes.
+* :meth:`Engine.amend` changes a resting limit order's price and total size in place (same ids, back of the
+  queue) as Binance USD-M's Modify Order does: a crossing new price trades at once like a new order's taker
+  part. It returns :class:`~clobactors.sim.amend.AmendAccepted` or a :class:`Rejection` that changed nothing
+  (rules in ``amend.py``). It emits no event for the amendment itself (a face announces it in its own words,
+  e.g. Binance USD-M's ``AMENDMENT``), only what followed: fills, a cancellation, book diff and balances.
 * Queries (:meth:`order`, :meth:`open_orders`, :meth:`trades_for`, :meth:`balances`, :meth:`depth`,
   :meth:`best_bid_ask`, :meth:`recent_trades`) raise :class:`~clobactors.errors.ConfigError` for an unknown
   symbol or account: a face checks :meth:`has_symbol` / :meth:`has_account` first and answers in its own
@@ -42,10 +44,11 @@ Exchange behaviour chosen (documented for faces):
 * A quote-sized market order learns it is done only at the end of matching, so its TRADE events are sent
   after the makers' updates of that call, and the last one carries the final ``FILLED`` status.
 
-Inside: ``admission.py`` (every rejection rule, then the lock), ``execution.py`` (matching steps, order
-state, events), ``matching.py`` (price-time priority as a plan of steps), ``book.py`` (levels in ticks and
-lots), ``settlement.py`` (what a spot trade moves: the seam where perpetuals will settle margin instead),
-``accounts.py`` (the ledger in integer units), ``orders.py`` (lookups and closed-order history).
+Inside: ``placement.py`` (which admission rules apply), ``admission.py`` (every rejection rule, then the
+lock), ``amend.py`` (amendments), ``execution.py`` (matching steps, order state, events), ``matching.py``
+(price-time priority as a plan of steps), ``book.py`` (levels in ticks and lots), ``settlement.py`` (what a
+trade moves), ``wallets.py`` (account calls over either ledger), ``accounts.py`` (the spot ledger in integer
+units), ``orders.py`` (lookups and closed-order history).
 
 Perpetuals: ``Engine(rules, perp=PerpSettings())`` trades every symbol as a linear perpetual margined in its
 quote asset. Orders then take ``reduce_only`` and ``position_side``, lock margin instead of assets, and
@@ -53,8 +56,7 @@ trades move positions; ``engine.perps`` (:class:`~clobactors.sim.perp_api.Perps`
 and position mode, values positions, keeps income and settles funding on schedule. The rules are in
 ``perp.py`` (margin, valuation, settlement), ``perp_admission.py`` (order checks), ``funding.py`` (mark,
 index, funding formulas) and ``perp_api.py`` (the clock); ``balances`` then report each wallet as
-``free = wallet - order margin`` and ``locked = order margin``, and :meth:`Engine.asset_totals` is the
-perpetual conservation sum (``Perps.totals``).
+``free = wallet - order margin`` and ``locked = order margin``; :meth:`Engine.asset_totals` is ``Perps.totals``.
 """
 
 from __future__ import annotations
@@ -68,20 +70,17 @@ import attrs
 from clobactors.errors import ConfigError
 from clobactors.model import OrderType, PositionSide, Side, TimeInForce
 from clobactors.sim.accounts import Ledger
-from clobactors.sim.admission import OrderRequest, Plan, admit
-from clobactors.sim.book import SimOrder
+from clobactors.sim.admission import OrderRequest
+from clobactors.sim.amend import MAX_AMENDMENTS, AmendAccepted, Amender, AmendResult
 from clobactors.sim.execution import Executor
 from clobactors.sim.margin import MarginLedger
 from clobactors.sim.orders import levels
-from clobactors.sim.perp import PerpSettlement, PerpState, closes, lock_check, margin_need
-from clobactors.sim.perp_admission import PerpPlan, admit_perp
+from clobactors.sim.perp import PerpSettlement, PerpState
 from clobactors.sim.perp_api import Perps
 from clobactors.sim.perp_config import PerpSettings
-from clobactors.sim.perp_records import PerpReject, UpdateReason
-from clobactors.sim.positions import OrderMargin
+from clobactors.sim.placement import accepted_order, admit_order
 from clobactors.sim.records import (
     AssetBalance,
-    BookEvent,
     Depth,
     EngineEvent,
     Execution,
@@ -94,8 +93,9 @@ from clobactors.sim.records import (
 )
 from clobactors.sim.rules import InstrumentRules, RejectReason, Scale, StpMode, resolve_asset_decimals
 from clobactors.sim.settlement import Settlement, SpotSettlement
+from clobactors.sim.wallets import PerpWallets, Wallets
 
-__all__ = ["Engine", "EngineStatistics"]
+__all__ = ["AmendAccepted", "AmendResult", "Engine", "EngineStatistics"]
 
 
 @final
@@ -109,6 +109,8 @@ class EngineStatistics:
     open_orders: int
     closed_orders_kept: int
     pending_events: int
+    #: Amendments carried out (including those that cancelled their order).
+    orders_amended: int = 0
 
 
 @final
@@ -124,29 +126,29 @@ class Engine:
         closed_order_limit: int = 10_000,
         trade_history_limit: int = 1_000,
         perp: PerpSettings | None = None,
+        amend_limit: int = MAX_AMENDMENTS,
     ) -> None:
         if not rules:
             raise ConfigError("an engine needs at least one symbol")
-        if closed_order_limit < 0 or trade_history_limit < 1:
-            raise ConfigError("closed_order_limit must be >= 0 and trade_history_limit >= 1")
+        if closed_order_limit < 0 or trade_history_limit < 1 or amend_limit < 0:
+            raise ConfigError("closed_order_limit and amend_limit must be >= 0 and trade_history_limit >= 1")
         decimals = resolve_asset_decimals(rules, asset_decimals or {})
         scales = {symbol: Scale.build(r, decimals[r.base], decimals[r.quote]) for symbol, r in rules.items()}
         self._rules = dict(rules)
         ledger = Ledger(decimals)
-        self._margin: MarginLedger | None = None
-        self._perp_state: PerpState | None = None
-        settlement: Settlement = SpotSettlement(ledger)
-        if perp is not None:
-            self._margin = MarginLedger(decimals)
-            self._perp_state = PerpState(scales, self._margin, perp)
-            settlement = PerpSettlement(self._perp_state)
+        margin = MarginLedger(decimals)
+        self._perp_state = state = None if perp is None else PerpState(scales, margin, perp)
+        settlement: Settlement = SpotSettlement(ledger) if state is None else PerpSettlement(state)
         self._x = Executor(scales, ledger, stp, closed_order_limit, trade_history_limit, settlement)
         self._perps: Perps | None = None
+        self._wallets = Wallets(ledger)
         if self._perp_state is not None:
             self._perp_state.books = self._x.books
             self._perp_state.last_price = self._x.last_price
             self._perp_state.open_orders = self._x.orders.open_for
             self._perps = Perps(self._perp_state, self._x)
+            self._wallets = Wallets(ledger, PerpWallets(margin, self._perp_state, self._perps))
+        self._amender = Amender(self._x, self._perp_state, amend_limit)
         self._next_order_id = 1
         self._accepted = self._rejected = 0
 
@@ -159,26 +161,15 @@ class Engine:
 
     def add_account(self, account_id: str, balances: Mapping[str, Decimal]) -> None:
         """Open an account (one API key) funded with ``balances``; ConfigError if it exists."""
-        if self._margin is not None:
-            self._margin.add_account(account_id, balances)
-        else:
-            self._x.ledger.add_account(account_id, balances)
+        self._wallets.add_account(account_id, balances)
 
     def deposit(self, account_id: str, asset: str, amount: Decimal, *, now_ns: int) -> None:
         """Credit free balance (emits a :class:`BalanceEvent`; an ACCOUNT_UPDATE-like event on perpetuals)."""
-        if self._margin is not None and self._perps is not None and self._perp_state is not None:
-            self._perps.advance(now_ns)
-            self._margin.account(account_id)
-            self._margin.deposit(account_id, asset, amount, now_ns)
-            self._perp_state.reason = UpdateReason.DEPOSIT
-        else:
-            self._x.ledger.deposit(account_id, asset, amount)
+        self._wallets.deposit(account_id, asset, amount, now_ns)
         self._x.flush(now_ns)
 
     def has_account(self, account_id: str) -> bool:
-        if self._margin is not None:
-            return account_id in self._margin.accounts
-        return self._x.ledger.has_account(account_id)
+        return self._wallets.has_account(account_id)
 
     def has_symbol(self, symbol: str) -> bool:
         return symbol in self._x.books
@@ -218,57 +209,18 @@ class Engine:
             account_id, symbol, side, order_type, size, price, quote_size, time_in_force, post_only,
             client_order_id,
         )  # fmt: skip
-        known = self._known(account_id, symbol)
-        result: Plan | PerpPlan | Rejection
-        if known is not None:
-            result = known
-        elif self._perp_state is not None and self._perps is not None:
+        if (known := self._known(account_id, symbol)) is not None:
+            self._rejected += 1
+            return known
+        if self._perps is not None:
             self._perps.advance(now_ns)
-            result = admit_perp(
-                request, reduce_only=reduce_only, position_side=position_side, state=self._perp_state,
-                scale=x.scales[symbol], book=x.books[symbol], registry=x.orders, stp=x.stp,
-            )  # fmt: skip
-        elif reduce_only or position_side is not None:
-            result = Rejection(
-                reason=RejectReason.INVALID_ORDER, message="reduce-only and position side are for perpetuals",
-                perp=PerpReject.NOT_SUPPORTED,
-            )  # fmt: skip
-        else:
-            result = admit(
-                request, x.scales[symbol], x.books[symbol], x.ledger, x.orders, x.last_price.get(symbol), x.stp
-            )
+        result = admit_order(x, self._perp_state, request, reduce_only=reduce_only, position_side=position_side)
         if isinstance(result, Rejection):
             self._rejected += 1
             return result
-        margin: OrderMargin | None = None
-        if isinstance(result, PerpPlan):
-            plan, margin = result.plan, result.margin
-            reduce_only, position_side = result.reduce_only, result.position_side
-        else:
-            plan = result
-        order_id = self._next_order_id
+        order = accepted_order(self._next_order_id, request, result, now_ns)
         self._next_order_id += 1
         self._accepted += 1
-        order = SimOrder(
-            order_id=order_id,
-            account_id=account_id,
-            symbol=symbol,
-            client_order_id=client_order_id or f"sim-{order_id}",
-            side=side,
-            order_type=order_type,
-            time_in_force=time_in_force,
-            post_only=plan.post_only,
-            price=plan.price,
-            size=plan.size,
-            quote_size=plan.quote_size,
-            created_ns=now_ns,
-            updated_ns=now_ns,
-            lock_asset=plan.lock_asset,
-            locked=plan.locked,
-            reduce_only=reduce_only,
-            position_side=position_side,
-            margin=margin,
-        )
         executions = x.execute(order, now_ns)
         x.flush(now_ns)
         return SubmitAccepted(order=x.info(order), executions=tuple(executions))
@@ -323,79 +275,22 @@ class Engine:
         price: Decimal,
         size: Decimal,
         now_ns: int,
-    ) -> OrderInfo | Rejection:
-        """Amend one resting limit order in place: new limit ``price`` and new *total* ``size`` (filled part
-        included), same order id and client id; it goes to the back of the queue at its (new) price.
+    ) -> AmendResult:
+        """Amend one open limit order in place: new limit ``price`` and new *total* ``size`` (filled part
+        included), same order id and client id, at the back of the queue at its new price.
 
-        Rules (Binance USD-M § Modify Order, simplified): only a resting LIMIT order (``UNKNOWN_ORDER``
-        otherwise); price and lot filters and the minimum notional as for a new order; terms equal to the
-        order's are ``INVALID_ORDER`` with ``PerpReject.NO_CHANGE``; a new price that would meet the book is
-        ``WOULD_TAKE`` (the simulator does not match on an amendment); the lock (margin on perpetuals) follows
-        the new remainder, ``INSUFFICIENT_BALANCE`` when free funds do not cover the increase; a size not
-        above the filled size cancels the order, as Binance does. Perpetual position limits (max notional,
-        reduce-only room) are not re-checked. A rejection changes nothing.
+        Binance USD-M § Trade › Modify Order (``PUT /fapi/v1/order``), rules in :mod:`clobactors.sim.amend`:
+        an order that is not open is ``UNKNOWN_ORDER``; a new price that crosses the book trades at once (a
+        GTX order is cancelled instead), so does a size not above the filled size; a rejection changes nothing.
         """
         if (rejection := self._known(account_id, symbol)) is not None:
             return rejection
         if self._perps is not None:
             self._perps.advance(now_ns)
-        x = self._x
-        order = x.orders.find_open(account_id, symbol, order_id, client_order_id)
-        if order is None or order.price is None or order.size is None or order.order_type is OrderType.MARKET:
-            return Rejection(reason=RejectReason.UNKNOWN_ORDER, message="order is not resting")
-        scale = x.scales[symbol]
-        ticks, lots = scale.ticks(price), scale.lots(size)
-        if ticks is None:
-            return Rejection(reason=RejectReason.FILTER_PRICE, message=f"price {price} is not a positive tick multiple")
-        if lots is None or lots < scale.min_lots or (scale.max_lots is not None and lots > scale.max_lots):
-            return Rejection(reason=RejectReason.FILTER_LOT_SIZE, message=f"size {size} breaks the lot size rule")
-        if (ticks, lots) == (order.price, order.size):
-            return Rejection(reason=RejectReason.INVALID_ORDER, message="no need to modify", perp=PerpReject.NO_CHANGE)
-        if lots <= order.filled:  # Binance cancels a partially filled order amended to at most its filled size
-            x.cancel(order, now_ns)
-            x.flush(now_ns)
-            return x.info(order)
-        exempt = self._perp_state is not None and closes(order)
-        if not exempt and scale.notional(ticks, lots) < scale.min_notional_units:
-            why = f"notional below {scale.rules.min_notional}"
-            return Rejection(reason=RejectReason.FILTER_MIN_NOTIONAL, message=why)
-        book = x.books[symbol]
-        if book.would_cross(order.side, ticks):
-            return Rejection(reason=RejectReason.WOULD_TAKE, message="the amended price would take liquidity")
-        remaining = lots - order.filled
-        margin = order.margin
-        if self._perp_state is not None:
-            assert margin is not None
-            mark = self._perp_state.marks.get(symbol)
-            buy = order.side is Side.BUY
-            loss = 0 if mark is None else max(0, ticks - mark if buy else mark - ticks)
-            margin = OrderMargin(margin.leverage, margin.opens, loss * scale.quote_per_tick_lot)
-            need = margin_need(scale, ticks, remaining, margin)
-            extra = need - order.locked
-            if extra > 0 and not lock_check(self._perp_state, account_id, order.lock_asset, extra):
-                return Rejection(reason=RejectReason.INSUFFICIENT_BALANCE, message="margin is insufficient")
-        else:
-            buy = order.side is Side.BUY
-            need = scale.notional(ticks, remaining) if buy else remaining * scale.base_per_lot
-            extra = need - order.locked
-            if extra > 0 and not x.ledger.try_lock(account_id, order.lock_asset, extra):
-                return Rejection(reason=RejectReason.INSUFFICIENT_BALANCE, message=f"insufficient {order.lock_asset}")
-        if extra < 0:
-            x.settlement.release(order, -extra)
-        book.remove(order)
-        order.price, order.size, order.locked, order.margin, order.updated_ns = ticks, lots, need, margin, now_ns
-        book.rest(order)  # the back of its level's queue
-        changes = book.take_changes()
-        if changes is not None:
-            x.events.append(
-                BookEvent(
-                    ts_ns=now_ns, symbol=symbol, first_update_id=changes.first_update_id,
-                    last_update_id=changes.last_update_id, bids=levels(scale, changes.bids),
-                    asks=levels(scale, changes.asks),
-                )
-            )  # fmt: skip
-        x.flush(now_ns)
-        return x.info(order)
+        order = self._x.orders.find_open(account_id, symbol, order_id, client_order_id)
+        if order is None:
+            return Rejection(reason=RejectReason.UNKNOWN_ORDER, message="order is not open")
+        return self._amender.amend(order, price, size, now_ns)
 
     # -- queries -------------------------------------------------------------------------------------------
 
@@ -425,21 +320,10 @@ class Engine:
         return tuple(self._x.account_trades.get((account_id, symbol), ()))
 
     def balances(self, account_id: str) -> tuple[AssetBalance, ...]:
-        if self._margin is not None:
-            wallet = self._margin.account(account_id).wallet
-            return tuple(self.balance(account_id, asset) for asset in sorted(wallet))
-        return self._x.ledger.balances(account_id)
+        return self._wallets.balances(account_id)
 
     def balance(self, account_id: str, asset: str) -> AssetBalance:
-        if not self.has_account(account_id):
-            raise ConfigError(f"unknown account {account_id!r}")
-        if self._margin is not None:
-            account = self._margin.account(account_id)
-            locked = account.order_margin.get(asset, 0)
-            free = account.wallet.get(asset, 0) - locked
-            amount = self._margin.amount
-            return AssetBalance(asset=asset, free=amount(asset, free), locked=amount(asset, locked))
-        return self._x.ledger.balance(account_id, asset)
+        return self._wallets.balance(account_id, asset)
 
     def depth(self, symbol: str, limit: int | None = None) -> Depth:
         book, scale = self._x.books[self._symbol(symbol)], self._x.scales[symbol]
@@ -469,19 +353,14 @@ class Engine:
 
     def fees_collected(self) -> dict[str, Decimal]:
         """Fees kept by the exchange per asset (net of maker rebates)."""
-        if self._margin is not None:
-            margin = self._margin
-            return {asset: margin.amount(asset, units) for asset, units in sorted(margin.fees.items())}
-        return self._x.ledger.fees()
+        return self._wallets.fees()
 
     def asset_totals(self) -> dict[str, Decimal]:
         """Per asset, all accounts' free + locked plus collected fees: changes only by deposits.
 
         Perpetuals: wallets minus position cost bases, plus fees and funding residue (see ``margin.py``).
         """
-        if self._perps is not None:
-            return self._perps.totals()
-        return self._x.ledger.totals()
+        return self._wallets.totals()
 
     def drain_events(self) -> list[EngineEvent]:
         """Events since the last drain, oldest first."""
@@ -496,6 +375,7 @@ class Engine:
             open_orders=self._x.orders.open_count(),
             closed_orders_kept=self._x.orders.closed_count(),
             pending_events=len(self._x.events),
+            orders_amended=self._amender.amended,
         )
 
     # -- checks --------------------------------------------------------------------------------------------

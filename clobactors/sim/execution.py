@@ -69,7 +69,7 @@ class Executor:
         if order.time_in_force is TimeInForce.FOK and not self._fok_fillable(order):
             self._close(order, OrderStatus.EXPIRED, ExpireReason.FOK_UNFILLABLE, now_ns)
             return []
-        return self._match(order, now_ns)
+        return self.match(order, now_ns)
 
     def cancel(self, order: SimOrder, now_ns: int) -> None:
         self.books[order.symbol].remove(order)
@@ -89,7 +89,9 @@ class Executor:
 
     # -- matching and settlement ---------------------------------------------------------------------------
 
-    def _match(self, order: SimOrder, now_ns: int) -> list[Execution]:
+    def match(self, order: SimOrder, now_ns: int) -> list[Execution]:
+        """Trade ``order`` as a taker against its book and rest what is left: a new order's path, and an
+        amendment's whose new price crosses (:mod:`clobactors.sim.amend`)."""
         scale, book = self.scales[order.symbol], self.books[order.symbol]
         taker_fills: list[tuple[OrderInfo, Execution]] = []
         stop = StopKind.NO_MATCH

@@ -55,6 +55,10 @@ class PerpReject(enum.StrEnum):
     OPEN_POSITION = "open_position"
     #: A spot-only parameter (a quote-sized order) sent to a perpetual, or a perpetual one to spot.
     NOT_SUPPORTED = "not_supported"
+    #: An amendment of an order that is not a LIMIT order (Binance -5025).
+    LIMIT_ONLY = "limit_only"
+    #: An order already amended the maximum number of times (Binance -5026).
+    MODIFY_LIMIT = "modify_limit"
 
 
 class IncomeType(enum.StrEnum):

@@ -9,12 +9,17 @@ Cancel All Open Orders, Account Trade List. Engine rejections map to the futures
 Only LIMIT and MARKET orders exist; ``GTD``, conditional orders and ``closePosition``/``priceMatch`` are
 refused as not supported.
 
-Modify Order (``PUT /fapi/v1/order``) amends a resting LIMIT order in place over :meth:`Engine.amend
-<clobactors.sim.engine.Engine.amend>` (same ids, back of the queue at the new price) and pushes the
-ORDER_TRADE_UPDATE with execution type ``AMENDMENT`` the real exchange sends. Both ``quantity`` and ``price``
-are required; an order that does not rest answers -2013, the same terms -5027 "No need to modify the order.",
-a ``side`` other than the order's -1102; a new price that would take is refused (-5022 for a GTX order, -2010
-otherwise: the simulator does not match on an amendment, where Binance would).
+Modify Order (``PUT /fapi/v1/order``, § Trade › Modify Order (TRADE)) amends a resting LIMIT order in place
+over :meth:`Engine.amend <clobactors.sim.engine.Engine.amend>` (same ids, back of the queue at the new price;
+rules in :mod:`clobactors.sim.amend`) and pushes the ORDER_TRADE_UPDATE with execution type ``AMENDMENT`` the
+real exchange sends, before the TRADE reports of what a crossing new price took from the book (a GTX order
+is cancelled instead, as is one amended to at most its executed quantity: the answer and the stream say
+CANCELED). Both ``quantity`` and ``price`` are required (-1102), ``priceMatch`` is not simulated (-1106, as for
+new orders); an order that does not rest answers -2013, a ``side`` other than the order's -1102, a
+``positionSide`` other than its leg -4061, PERCENT_PRICE -4016/-4024, the same terms -5027, a non-LIMIT order
+-5025, the 10 001st modification -5026, a notional below the minimum -5029, a reduce-only order beyond its
+position's room -2022, the leverage's maximum notional -2027 and missing margin -2019. Every refusal leaves
+the order as it was.
 """
 
 from __future__ import annotations
@@ -218,27 +223,40 @@ def amend_order(core: UsdmCore, account: SimCredentials, params: Params, now_ns:
     if position_text is not None and POSITION_SIDES.get(position_text) is not leg:
         raise fail(-4061)
     if (price, quantity) == (order.price, order.size):
-        raise FaceError(-5027, "No need to modify the order.")
+        raise fail(-5027)
     _percent_price(core, symbol, order.side, price, now_ns)
     core.limits.charge_order(account.account_id, now_ns // 1_000_000)
     result = core.engine.amend(
         account.account_id, symbol, order_id=order.order_id, price=price, size=quantity, now_ns=now_ns
     )
     if isinstance(result, Rejection):
-        if result.perp is PerpReject.NO_CHANGE:
-            raise FaceError(-5027, "No need to modify the order.")
-        if result.reason is RejectReason.WOULD_TAKE and not order.post_only:
-            raise FaceError(-2010, "NEW_ORDER_REJECTED")
-        raise _rejected(core, result, symbol, quantity)
-    if result.status is not OrderStatus.CANCELLED:  # a cancelling amendment's CANCELED comes from the engine
+        raise _amend_rejected(core, result, symbol, quantity)
+    if result.amended is not None:  # a cancelling amendment's CANCELED comes from the engine's events
+        # Pending outputs go out before the engine's events: AMENDMENT first, then the TRADEs it caused.
         event = OrderEvent(ts_ns=now_ns, account_id=account.account_id, symbol=symbol, exec_type=ExecType.NEW,
-                           order=result, execution=None)  # fmt: skip
+                           order=result.amended, execution=None)  # fmt: skip
         update = order_update(
             event, event_ms=now_ns // 1_000_000, stp=core.stp, margin_asset=core.margin_asset(symbol),
             execution_type="AMENDMENT",
         )  # fmt: skip
         core.pending.append(Output(user_topic(account.account_id), wire.encode(update)))
-    return wire.encode(order_body(result, core.stp))
+    return wire.encode(order_body(result.order, core.stp))
+
+
+def _amend_rejected(core: UsdmCore, rejection: Rejection, symbol: str, size: Decimal) -> FaceError:
+    """An engine refusal of an amendment in Modify Order's codes, else a new order's (:func:`_rejected`)."""
+    match rejection.perp:
+        case PerpReject.NO_CHANGE:
+            return fail(-5027)
+        case PerpReject.LIMIT_ONLY:
+            return fail(-5025)
+        case PerpReject.MODIFY_LIMIT:
+            return fail(-5026)
+    if rejection.reason is RejectReason.UNKNOWN_ORDER:
+        return fail(-2013)
+    if rejection.reason is RejectReason.FILTER_MIN_NOTIONAL:
+        return fail(-5029, format(core.engine.rules(symbol).min_notional.normalize(), "f"))
+    return _rejected(core, rejection, symbol, size)
 
 
 def query_order(core: UsdmCore, account: SimCredentials, params: Params, now_ns: int) -> bytes:
