@@ -135,6 +135,8 @@ class OrderRecord:
     _reason: str = attrs.field(default="", init=False)
     #: Exchange time (ns) of the newest report that set or confirmed the terms (stale ones cannot undo them).
     _terms_ts: int = attrs.field(default=0, init=False)
+    #: Terms of an amendment sent and not yet settled (:meth:`TrackedOrder.expect_amendment`).
+    _amending_to: tuple[Decimal | None, Decimal] | None = attrs.field(default=None, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.client_order_id:

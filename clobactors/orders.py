@@ -29,7 +29,10 @@ Merge rules, which make applying reports idempotent and order-insensitive:
   other terms than ours is taken as one, so a lost amend answer heals at the next report or reconcile. A
   report's terms are taken only while the order is not terminal, only when it is newer by exchange time
   than the report that last set (or confirmed) the terms, so a stale report never undoes an amendment, and
-  never below the filled size. Terms are not a status: the status table is untouched.
+  never below the filled size. A report exactly as new as the terms held is ambiguous (exchange times are
+  milliseconds: an order placed and amended within one has two reports of one time) and is taken only when
+  it states the terms of an amendment we sent and have no answer to (:meth:`TrackedOrder.expect_amendment`):
+  then it can only be that amendment's. Terms are not a status: the status table is untouched.
 
 :class:`TrackedOrder` holds one order; :class:`~clobactors.order_tracker.OrderTracker` routes reports to many.
 
@@ -133,6 +136,16 @@ class TrackedOrder(OrderRecord):
         have filled, so this makes it ``unknown``, never ``cancelled``; ask the exchange."""
         return self._local(_E.CANCEL_UNKNOWN_ORDER)
 
+    def expect_amendment(self, price: Decimal | None, size: Decimal) -> None:
+        """An amendment to ``price`` and total ``size`` is being sent: until :meth:`settle_amendment`, a report
+        as new as the terms held that states these terms is taken (see the module docstring), so an amendment
+        whose answer is lost heals even when the exchange stamped it in the millisecond of the last report."""
+        self._amending_to = (price, size)
+
+    def settle_amendment(self) -> None:
+        """The amendment's outcome is known (answered, refused, or learned by a query): stop expecting it."""
+        self._amending_to = None
+
     def amend(self, price: Decimal, size: Decimal, *, ts_exchange: int = 0) -> Change:
         """The exchange amended the order in place: new limit ``price`` and total ``size`` (filled part
         included), same ids and status. Raises LocalProtocolError on a terminal order or a size not above the
@@ -201,8 +214,8 @@ class TrackedOrder(OrderRecord):
             return None
         price = self.price if update.price is None else update.price
         if (price, update.size) != (self.price, self.size):
-            if update.ts_exchange == self._terms_ts:
-                return None  # as new as the terms held: which came first is unknown, keep ours
+            if update.ts_exchange == self._terms_ts and (price, update.size) != self._amending_to:
+                return None  # as new as the terms held and not our amendment's: keep ours
             if not (update.size > 0 and update.size >= max(self.filled_size, update.filled_size)):
                 return None
         return price, update.size

@@ -85,6 +85,24 @@ def test_a_newer_report_heals_the_terms_and_a_stale_one_never_undoes_them() -> N
     assert order.size == D("3")
 
 
+def test_a_report_as_new_as_the_terms_is_taken_only_when_it_states_our_amendment() -> None:
+    """Placed and amended within one exchange millisecond, the amend answer lost: the query's report has the
+    time of the placement's. It is taken for the amendment we expect, and for no other terms."""
+    order = _order()  # open at T1, 1 @ 100
+    order.expect_amendment(D("101"), D("2"))
+    assert not order.apply_update(_report(order, S.OPEN, T1, price="102", size="2")).changed  # not ours
+    assert (order.price, order.size) == (D("100"), D("1"))
+    change = order.apply_update(_report(order, S.OPEN, T1, price="101.0", size="2.00"))
+    assert change.amended and (order.price, order.size) == (D("101"), D("2"))
+    order.settle_amendment()
+    # Settled: a report of that time with the old terms (the placement's, late) does not undo it.
+    assert not order.apply_update(_report(order, S.OPEN, T1, price="100", size="1")).changed
+    assert (order.price, order.size) == (D("101"), D("2"))
+    # Nothing expected: a report of that time with other terms is ambiguous and leaves ours.
+    order.apply_update(_report(order, S.OPEN, T1, price="101", size="3"))
+    assert order.size == D("2")
+
+
 def test_terminal_order_keeps_its_terms() -> None:
     order = _order()
     order.apply_update(_report(order, S.CANCELLED, T2))

@@ -176,15 +176,22 @@ class Modification:
     # -- amendment in place --------------------------------------------------------------------------------
 
     async def _amend(self, ctx: Context, order: TrackedOrder, target: PlaceOrder) -> OrderUpdate:
+        order.expect_amendment(target.price, target.size)
         try:
             answer = await self._send(ctx, order, target)
         except UnknownOrder:
+            order.settle_amendment()
             await self._query(ctx, order)  # it filled or ended meanwhile: publish what it became
             raise
         except OUTCOME_UNKNOWN:
             if not await self._query(ctx, order):
-                raise  # still unknown: the next reconciliation's report brings the terms
+                raise  # still unknown: the next reconciliation's report brings the terms, expected still
+            order.settle_amendment()  # the exchange's report said which terms hold
             return order.to_update()
+        except BaseException:
+            order.settle_amendment()  # refused, or never sent
+            raise
+        order.settle_amendment()
         if answer.outcome is not ModifyOutcome.MODIFIED:
             raise self._error(answer)
         for event in answer.events:
