@@ -8,7 +8,8 @@ repeated; no stream state is at stake), except a depth snapshot's, which is ``RE
   stream's ORDER_TRADE_UPDATE or ``userTrades``, so ``decode_place_order`` yields the OrderUpdate alone.
 * ``PUT /fapi/v1/order`` (§ Trade › Modify Order) answers the amended order like a placement; any 2xx answer
   is a :class:`~clobactors.exchanges.standard.ModifyOutcome` ``MODIFIED`` (refusals are error answers, mapped
-  by :mod:`.errors`). An amendment to at most the filled size cancels the order: the answer says CANCELED,
+  by :mod:`.errors`). An amendment to at most the filled size, or of a GTX order to a price that would trade at
+  once, cancels the order: the answer says CANCELED,
   which the report carries.
 * ``DELETE /fapi/v1/allOpenOrders`` answers only ``{"code": 200, "msg": ...}``: no order events; each
   cancellation arrives on the user stream (and a reconcile's ``openOrders`` shows them gone).
