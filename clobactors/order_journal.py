@@ -19,9 +19,9 @@ about (the limitation this journal removes, back for that one order); a lost ``d
 A record torn by a crash mid-write, or any line that does not decode, is skipped when the journal is read,
 counted and logged, never a crash; the next record starts on a fresh line.
 
-**Compaction.** The file is rewritten with only the open records and the kept fill records at load, and
-whenever the ``done`` and ``fill`` lines written since the last rewrite reach ``compact_after`` and outnumber
-the records kept. The rewrite goes to a
+**Compaction.** The file is rewritten with only the open records and the kept fill and funding records at
+load, and whenever the ``done``, ``fill`` and ``funding`` lines written since the last rewrite reach
+``compact_after`` and outnumber the records kept. The rewrite goes to a
 temporary file in the same directory, is fsynced, then ``os.replace``-d over the journal, so a crash leaves
 either the old file (a superset with the same open set) or the new one, never a mix.
 
@@ -29,13 +29,13 @@ either the old file (a superset with the same open set) or the new one, never a 
 any actor runs), on a file that compaction keeps to about ``compact_after`` lines plus the kept records, so
 it takes well under a millisecond to a few milliseconds; a thread would add ordering questions for nothing.
 An append is a tiny syscall (a few µs); a compaction while running rewrites only the kept records plus one
-fsync, at most once per ``compact_after`` terminal orders or fills.
+fsync, at most once per ``compact_after`` terminal orders, fills or funding payments.
 
 **Failures.** A path that cannot be opened, written or locked is a :class:`~clobactors.errors.ConfigError`
 at :meth:`OrderJournal.open`. While running, a failed ``open`` record raises ConfigError: the order manager
 then refuses the placement (an order we could not journal is not sent). A failed ``done`` record is counted
 and logged only: the order stays open in the journal and is queried once more by the next process. A failed
-``fill`` record likewise: the next process may publish that fill once more.
+``fill`` or ``funding`` record likewise: the next process may publish that fill or payment once more.
 
 One process at a time: a ``<journal>.lock`` file is locked (``flock``) while the journal is open, so a second
 session pointed at the same file fails at start instead of interleaving records.
@@ -49,25 +49,36 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Final, final
+from typing import TYPE_CHECKING, Final, final
 
 import attrs
 
 from clobactors.errors import ConfigError
 from clobactors.order_journal_records import (
     DEFAULT_FILL_MARGIN,
+    DEFAULT_FUNDING_RETENTION,
     FillMarks,
+    FundingKey,
     JournaledDone,
     JournaledFill,
+    JournaledFunding,
     JournaledOrder,
     JournalReplay,
+    encode_kept,
     encode_record,
     prune_fills,
+    prune_funding,
     replay,
 )
 from clobactors.orders import TrackedOrder
 
-__all__ = ["JournalReplay", "JournaledFill", "JournaledOrder", "OrderJournal", "OrderJournalStatistics", "replay"]
+if TYPE_CHECKING:
+    from clobactors.messages import FundingPayment
+
+__all__ = [
+    "JournalReplay", "JournaledFill", "JournaledFunding", "JournaledOrder", "OrderJournal", "OrderJournalStatistics",
+    "replay",
+]  # fmt: skip
 
 logger: Final = logging.getLogger(__name__)
 
@@ -90,6 +101,10 @@ class OrderJournalStatistics:
     fills: int = 0
     #: Fills that compaction forgot (older than the latest of their instrument minus ``fill_margin``).
     fills_pruned: int = 0
+    #: Published funding payments remembered, the ones the next process will not publish again.
+    funding: int = 0
+    #: Funding payments that compaction forgot (older than the newest minus ``funding_retention``).
+    funding_pruned: int = 0
 
 
 @final
@@ -103,12 +118,16 @@ class OrderJournal:
     compact_after: int = 1000
     #: Seconds of published fills kept behind each instrument's latest (see :meth:`keep_fills_for`).
     fill_margin: float = DEFAULT_FILL_MARGIN
+    #: Seconds of published funding payments kept behind the newest one.
+    funding_retention: float = DEFAULT_FUNDING_RETENTION
     _fd: int = attrs.field(default=-1, init=False)
     _lock_fd: int = attrs.field(default=-1, init=False)
     _open: dict[str, JournaledOrder] = attrs.field(factory=dict, init=False)
     _fills: FillMarks = attrs.field(factory=dict, init=False)
     _fills_pruned: int = attrs.field(default=0, init=False)
-    #: ``done`` and ``fill`` lines written since the last rewrite.
+    _funding: dict[FundingKey, JournaledFunding] = attrs.field(factory=dict, init=False)
+    _funding_pruned: int = attrs.field(default=0, init=False)
+    #: ``done``, ``fill`` and ``funding`` lines written since the last rewrite.
     _done_lines: int = attrs.field(default=0, init=False)
     #: The last append may have stopped mid-line: the next one starts with a newline.
     _torn: bool = attrs.field(default=False, init=False)
@@ -125,13 +144,16 @@ class OrderJournal:
         exchange: str,
         compact_after: int = 1000,
         fill_margin: float = DEFAULT_FILL_MARGIN,
+        funding_retention: float = DEFAULT_FUNDING_RETENTION,
     ) -> OrderJournal:
         """Lock, read and compact the journal at ``path`` (created if missing); ConfigError if unusable."""
         if compact_after < 1:
             raise ConfigError(f"order journal: compact_after must be >= 1, got {compact_after}")
         if not fill_margin >= 0:
             raise ConfigError(f"order journal: fill_margin must be >= 0, got {fill_margin}")
-        journal = cls(Path(path), exchange, compact_after, fill_margin)
+        if not funding_retention >= 0:
+            raise ConfigError(f"order journal: funding_retention must be >= 0, got {funding_retention}")
+        journal = cls(Path(path), exchange, compact_after, fill_margin, funding_retention)
         try:
             journal._load()
         except BaseException:
@@ -167,6 +189,10 @@ class OrderJournal:
         """The latest journaled fill time (exchange ns) per instrument: where fill reconciliation resumes."""
         return {name: max(marks.values()) for name, marks in self._fills.items() if marks}
 
+    def funding_payments(self) -> tuple[JournaledFunding, ...]:
+        """The published funding payments remembered (by this process or an earlier one), in the order journaled."""
+        return tuple(self._funding.values())
+
     def keep_fills_for(self, seconds: float) -> None:
         """Keep at least ``seconds`` of fills behind each latest one (a reconciliation's ``fill_margin``), so
         every fill its overlapping fetch finds again is still known."""
@@ -181,6 +207,8 @@ class OrderJournal:
             compactions=self._compactions,
             write_failures=self._failures,
             fills_pruned=self._fills_pruned,
+            funding=len(self._funding),
+            funding_pruned=self._funding_pruned,
         )
 
     # -- recording -----------------------------------------------------------------------------------------
@@ -221,13 +249,39 @@ class OrderJournal:
             return
         self._spent()
 
+    def record_funding(self, payment: FundingPayment, *, fetched: bool) -> None:
+        """Journal that a funding payment was published (``fetched``: over REST); never raises.
+
+        One without an exchange time is not journaled (the ledger cannot match it). A failed write is logged:
+        the next process may publish that payment once more."""
+        if payment.ts_exchange <= 0:
+            return
+        record = JournaledFunding(
+            exchange=self.exchange,
+            asset=payment.asset,
+            instrument=payment.instrument,
+            ts=payment.ts_exchange,
+            amount=payment.amount,
+            fetched=fetched,
+        )
+        if record.key in self._funding:
+            return
+        self._funding[record.key] = record  # remembered even if not written, as fills are
+        try:
+            self._append(encode_record(record))
+        except ConfigError as exc:
+            logger.warning("%s: %s (the next process may publish a funding payment of %s again)",
+                           self.exchange, exc, payment.asset)  # fmt: skip
+            return
+        self._spent()
+
     def _spent(self) -> None:
         """One more line that a compaction would not keep as is: compact when they outnumber the kept ones."""
         self._done_lines += 1
         if self._done_lines < self.compact_after:
             return
         self._prune()
-        if self._done_lines <= len(self._open) + sum(len(m) for m in self._fills.values()):
+        if self._done_lines <= len(self._open) + sum(len(m) for m in self._fills.values()) + len(self._funding):
             self._done_lines = 0  # not worth it yet: look again after as many records more
             return
         try:
@@ -241,6 +295,9 @@ class OrderJournal:
         before = sum(len(m) for m in self._fills.values())
         prune_fills(self._fills, int(self.fill_margin * 1_000_000_000))
         self._fills_pruned += before - sum(len(m) for m in self._fills.values())
+        before = len(self._funding)
+        prune_funding(self._funding, int(self.funding_retention * 1_000_000_000))
+        self._funding_pruned += before - len(self._funding)
 
     # -- lifecycle -----------------------------------------------------------------------------------------
 
@@ -271,8 +328,9 @@ class OrderJournal:
         found = replay(data, self.exchange)
         self._open = dict(found.open)
         self._fills = {name: dict(marks) for name, marks in found.fills.items()}
+        self._funding = {record.key: record for record in found.funding}
         self._prune()
-        self._fills_pruned = 0
+        self._fills_pruned = self._funding_pruned = 0
         self._dropped = found.dropped
         if found.dropped:
             logger.warning("%s: skipped %d torn or undecodable line(s)", where, found.dropped)
@@ -294,18 +352,14 @@ class OrderJournal:
                 raise ConfigError(f"order journal {self.path} is in use by another session") from None
 
     def _compact(self) -> None:
-        """Rewrite the file with only the open and kept fill records (atomically); appends go on in the new file.
+        """Rewrite the file with only the open and kept fill and funding records (atomically); appends go on in
+        the new file.
 
         The temporary file's descriptor is kept as the append descriptor: after the rename it *is* the
         journal, so there is no moment when appends could go to the replaced file.
         """
         temp = self.path.with_name(self.path.name + ".tmp")
-        fills = (
-            JournaledFill(exchange=self.exchange, instrument=name, trade_id=trade_id, ts=ts)
-            for name, marks in self._fills.items()
-            for trade_id, ts in marks.items()
-        )
-        body = b"".join(encode_record(entry) + b"\n" for entry in (*self._open.values(), *fills))
+        body = encode_kept(self.exchange, self._open.values(), self._fills, self._funding.values())
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         try:
             view = memoryview(body)

@@ -26,28 +26,28 @@ into its order's state (an adopted order must end filled) but its Fill event is 
 as usual; an order that only such fills name is not queried at all (see
 :func:`~clobactors.actors.reconcile.reconcile`), since the earlier process published its fills and its end.
 
-Positions (perpetual venues) are kept per ``(instrument, position side)``; a :class:`Position` is published
-only when its size, entry price, leverage or margin type changed (mark price and unrealized PnL move on
-every tick and would flood the account topic). Fields a report leaves out (the user stream carries no
-leverage) keep their last known value. Funding payments are published once each, whether the stream or a
-reconciliation brought them (:class:`~clobactors.actors.funding_recovery.FundingLedger`).
+An order's status update is published whenever a change moves it, except after a fill that leaves its
+snapshot as the last one published (an order adopted from the open-order list, whose report already stated
+what its fetched fills then add): the Fill goes out, its duplicate update does not.
+
+Balances, positions, funding payments, the fields and the views live in the class's data half,
+:class:`~clobactors.actors.account_state.AccountState` (one class written in two modules by job, joined by
+inheritance so the publish path reads the same slots as when it was one module).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Final, assert_never, final
 
 import attrs
 import msgspec
 
+from clobactors.actors.account_state import AccountState
 from clobactors.actors.actor import Context
-from clobactors.actors.funding_recovery import FundingLedger
-from clobactors.actors.ordered_publisher import HeldEvents, OrderedPublisher
+from clobactors.actors.ordered_publisher import HeldEvents
 from clobactors.errors import ConfigError
 from clobactors.messages import (
     AccountEvent,
@@ -58,9 +58,7 @@ from clobactors.messages import (
     OrderUpdate,
     Position,
 )
-from clobactors.model import TERMINAL_STATUSES, ZERO, OrderStatus, PositionSide
-from clobactors.order_journal import OrderJournal
-from clobactors.order_tracker import OrderTracker
+from clobactors.model import TERMINAL_STATUSES, OrderStatus
 from clobactors.orders import Change, TrackedOrder
 
 __all__ = ["AccountBook", "HeldEvents"]
@@ -68,87 +66,24 @@ __all__ = ["AccountBook", "HeldEvents"]
 logger: Final = logging.getLogger(__name__)
 
 
-def _position_state(p: Position) -> tuple[object, ...]:
-    return (p.size, p.entry_price, p.leverage, p.margin_type)
+def _state(update: OrderUpdate) -> tuple[object, ...]:
+    """An order's snapshot without its timestamps: the fields a change can move (the others are fixed for an
+    order's life: exchange, instrument, client order id, side, type, time in force, reduce-only, position side)."""
+    return (
+        update.status,
+        update.filled_size,
+        update.avg_fill_price,
+        update.price,
+        update.size,
+        update.exchange_order_id,
+        update.reason,
+    )
 
 
 @final
 @attrs.define
-class AccountBook:
+class AccountBook(AccountState):
     """Tracked orders, the balance view and per-instrument fill times of one exchange account."""
-
-    exchange: str
-    retain_terminal: int = 1000
-    tracker: OrderTracker = attrs.field(factory=OrderTracker)
-    #: Where live orders are journaled for the next process (owned, opened and closed, by the caller).
-    journal: OrderJournal | None = None
-    #: Funding settlements published, so one seen on the stream and over REST is published once.
-    funding: FundingLedger = attrs.field(factory=FundingLedger)
-    _balances: dict[str, Balance] = attrs.field(factory=dict, init=False)
-    _positions: dict[tuple[str, PositionSide], Position] = attrs.field(factory=dict, init=False)
-    #: Latest exchange timestamp (ns) of a fill seen per instrument, where fill reconciliation resumes.
-    _last_fill_ns: dict[str, int] = attrs.field(factory=dict, init=False)
-    _terminal: deque[str] = attrs.field(factory=deque, init=False)
-    _retained: set[str] = attrs.field(factory=set, init=False)
-    _adopted: int = attrs.field(default=0, init=False)
-    _stale_balances: int = attrs.field(default=0, init=False)
-    _fills_deduplicated: int = attrs.field(default=0, init=False)
-    #: Serialises publication (FIFO), so events reach the bus in the order their changes were made.
-    _publisher: OrderedPublisher = attrs.field(factory=OrderedPublisher, init=False, repr=False)
-
-    def __attrs_post_init__(self) -> None:
-        if self.journal is not None:  # fill reconciliation resumes where the earlier process left off
-            self._last_fill_ns.update(self.journal.last_fill_ns())
-
-    # -- views ---------------------------------------------------------------------------------------------
-
-    def balances(self) -> Mapping[str, Balance]:
-        """A read-only copy of the balance view, by asset."""
-        return MappingProxyType(dict(self._balances))
-
-    def positions(self, instrument: str = "") -> tuple[Position, ...]:
-        """Non-zero positions in the view (on ``instrument`` only, when given), by instrument and side."""
-        return tuple(
-            p for key, p in sorted(self._positions.items()) if p.size != 0 and instrument in ("", key[0])
-        )
-
-    def position(self, instrument: str, side: PositionSide) -> Position | None:
-        """The last known position of one leg (``None`` when never reported)."""
-        return self._positions.get((instrument, side))
-
-    def open_orders(self, instrument: str = "") -> tuple[OrderUpdate, ...]:
-        """Snapshots of every non-terminal order (pending and unknown ones included)."""
-        return tuple(o.to_update() for o in self.tracker.open_orders(instrument))
-
-    def last_fill_ms(self, instrument: str) -> int | None:
-        ns = self._last_fill_ns.get(instrument)
-        return None if ns is None else ns // 1_000_000
-
-    @property
-    def adopted(self) -> int:
-        return self._adopted
-
-    @property
-    def published(self) -> int:
-        return self._publisher.published
-
-    @property
-    def fills_deduplicated(self) -> int:
-        """Fills merged but not published again: the journal says an earlier process published them."""
-        return self._fills_deduplicated
-
-    def already_published(self, fill: Fill) -> bool:
-        """Whether the journal says ``fill`` was published (by an earlier process, or this one)."""
-        return (
-            bool(fill.trade_id)
-            and self.journal is not None
-            and self.journal.fill_published(fill.instrument, fill.trade_id)
-        )
-
-    @property
-    def stale_balances(self) -> int:
-        """Balance reports ignored because a newer one (by exchange time) was already applied."""
-        return self._stale_balances
 
     # -- merging -------------------------------------------------------------------------------------------
 
@@ -202,12 +137,6 @@ class AccountBook:
                 case _:
                     assert_never(event)
 
-    async def publish_funding(self, ctx: Context, payments: Iterable[FundingPayment], *, fetched: bool = False) -> int:
-        """Publish those of ``payments`` (``fetched``: over REST) the ledger has not seen; how many it let through."""
-        fresh = [p for p in payments if self.funding.admit(p, fetched=fetched)]
-        await self._emit(ctx, *fresh)
-        return len(fresh)
-
     async def apply_update(
         self, ctx: Context, update: OrderUpdate, *, adopt_ended: bool = False
     ) -> TrackedOrder | None:
@@ -246,70 +175,6 @@ class AccountBook:
             return order
         await self.publish(ctx, self.tracker.apply_update(update), update)
         return order
-
-    async def apply_balance(self, ctx: Context, balance: Balance) -> None:
-        known = self._balances.get(balance.asset)
-        if known is not None:
-            if balance.ts_exchange and known.ts_exchange and balance.ts_exchange < known.ts_exchange:
-                self._stale_balances += 1
-                return
-            if (known.free, known.locked) == (balance.free, balance.locked):
-                self._balances[balance.asset] = balance
-                return
-        self._balances[balance.asset] = balance
-        await self._emit(ctx, balance)
-
-    async def replace_balances(self, ctx: Context, balances: Iterable[Balance], recv_ns: int) -> int:
-        """Apply a full balance snapshot; assets it no longer lists drop to zero. Returns assets listed."""
-        listed = 0
-        missing = set(self._balances)
-        for balance in balances:
-            listed += 1
-            missing.discard(balance.asset)
-            await self.apply_balance(ctx, balance)
-        for asset in sorted(missing):
-            gone = Balance(exchange=self.exchange, asset=asset, free=ZERO, locked=ZERO, ts_recv=recv_ns)
-            await self.apply_balance(ctx, gone)
-        return listed
-
-    async def apply_position(self, ctx: Context, position: Position) -> None:
-        """Merge one position report; publish it only when its state changed (see the module docstring)."""
-        key = (position.instrument, position.position_side)
-        known = self._positions.get(key)
-        if known is not None:
-            if position.ts_exchange and known.ts_exchange and position.ts_exchange < known.ts_exchange:
-                return
-            position = msgspec.structs.replace(
-                position,
-                entry_price=position.entry_price if position.entry_price is not None else known.entry_price,
-                mark_price=position.mark_price if position.mark_price is not None else known.mark_price,
-                leverage=position.leverage if position.leverage is not None else known.leverage,
-                margin_type=position.margin_type if position.margin_type is not None else known.margin_type,
-                liquidation_price=(
-                    position.liquidation_price if position.liquidation_price is not None else known.liquidation_price
-                ),
-            )
-        self._positions[key] = position
-        if known is None and position.size == 0:
-            return  # a flat leg we never saw open: nothing to say
-        if known is not None and _position_state(known) == _position_state(position):
-            return
-        await self._emit(ctx, position)
-
-    async def replace_positions(self, ctx: Context, positions: Iterable[Position], recv_ns: int) -> int:
-        """Apply a full position snapshot; open legs it no longer lists drop to zero. Returns legs listed."""
-        listed = 0
-        missing = {k for k, p in self._positions.items() if p.size != 0}
-        for position in positions:
-            listed += 1
-            missing.discard((position.instrument, position.position_side))
-            await self.apply_position(ctx, position)
-        for instrument, side in sorted(missing):
-            flat = Position(
-                exchange=self.exchange, instrument=instrument, position_side=side, size=ZERO, ts_recv=recv_ns
-            )
-            await self.apply_position(ctx, flat)
-        return listed
 
     async def conclude_journaled(self, ctx: Context, report: OrderUpdate) -> None:
         """End a journaled order of an earlier process that the exchange no longer knows: ``report`` (built
@@ -362,7 +227,11 @@ class AccountBook:
         await self._emit(ctx, *self._events(ctx, changes, report))
 
     def _events(self, ctx: Context, changes: Iterable[Change], report: OrderUpdate | None = None) -> list[AccountEvent]:
-        """The events ``changes`` publish, each order's snapshot taken now (:mod:`~.ordered_publisher` says why)."""
+        """The events ``changes`` publish, each order's snapshot taken now (:mod:`~.ordered_publisher` says why).
+
+        Each snapshot is remembered as the order's last published; one a fill produced is left out when it
+        states nothing that one did not (compared without timestamps). An order's first snapshot (its pending
+        state, :meth:`track`) is not remembered: nothing earlier can be compared with it."""
         events: list[AccountEvent] = []
         for change in changes:
             if change.anomaly is not None:
@@ -375,12 +244,18 @@ class AccountBook:
                 self._add_fill(events, change.fill, change.client_order_id, order)
             if order is None:
                 continue
-            ts_exchange = report.ts_exchange if report is not None else 0
-            if change.fill is not None:
-                ts_exchange = change.fill.ts_exchange
-            events.append(self._snapshot(ctx, order, ts_exchange))
+            cid = order.client_order_id
+            if change.fill is None:
+                snapshot = self._snapshot(ctx, order, report.ts_exchange if report is not None else 0)
+            else:
+                snapshot = self._snapshot(ctx, order, change.fill.ts_exchange)
+                last = self._last_published.get(cid)
+                if last is not None and _state(last) == _state(snapshot):
+                    continue  # the fill moved nothing published (module docstring); terminal ones are not kept
+            self._last_published[cid] = snapshot
+            events.append(snapshot)
             if order.is_terminal:
-                self._retire(ctx, order.client_order_id)
+                self._retire(ctx, cid)
         return events
 
     # -- machinery -----------------------------------------------------------------------------------------
@@ -400,7 +275,8 @@ class AccountBook:
                 if change.fill is not None:
                     self._add_fill(events, change.fill, order.client_order_id, order)
         if changed:
-            events.append(self._snapshot(ctx, order, report.ts_exchange))
+            events.append(snapshot := self._snapshot(ctx, order, report.ts_exchange))
+            self._last_published[order.client_order_id] = snapshot
             if order.is_terminal:
                 self._retire(ctx, order.client_order_id)
         await self._emit(ctx, *events)
@@ -440,11 +316,8 @@ class AccountBook:
     def _snapshot(ctx: Context, order: TrackedOrder, ts_exchange: int = 0) -> OrderUpdate:
         return order.to_update(ts_exchange=ts_exchange, ts_recv=ctx.wall_ns())
 
-    async def _emit(self, ctx: Context, *events: AccountEvent | OrderOutcomeUnknown) -> None:
-        """Publish ``events`` in the account's publishing order (:mod:`~clobactors.actors.ordered_publisher`)."""
-        await self._publisher.emit(ctx, events)
-
     def _retire(self, ctx: Context, client_order_id: str) -> None:
+        self._last_published.pop(client_order_id, None)  # a terminal order's snapshot is never compared
         if client_order_id in self._retained:
             return
         if self.journal is not None:

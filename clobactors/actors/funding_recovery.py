@@ -29,6 +29,10 @@ counts as part of that total and is not published.
 a payment older than that is refused (counted in :attr:`FundingLedgerStatistics.expired`), since the ledger
 can no longer tell whether it was published. Fetches never reach back that far (:meth:`FundingLedger.resume_ms`).
 
+**Across restarts.** With an :class:`~clobactors.order_journal.OrderJournal`, the account book journals every
+payment it publishes and replays the journal's into a new ledger (:meth:`FundingLedger.restore`), so a
+restarted process neither publishes again what an earlier one did nor fetches from further back than it did.
+
 **Where fetching resumes**, as for fills (``reconcile._fills_since``): at the newest payment a fetch returned
 minus ``fill_margin`` (late rows, skewed clocks), or ``fill_lookback`` before now until a fetch returned any.
 Only fetched payments move it: one the stream brought must not make a fetch skip a settlement the stream lost
@@ -46,6 +50,7 @@ import attrs
 from clobactors.actors.order_clock import signed_rest
 from clobactors.actors.perp import as_perp
 from clobactors.errors import ConfigError
+from clobactors.order_journal_records import DEFAULT_FUNDING_RETENTION
 from clobactors.ratelimit import Priority
 
 if TYPE_CHECKING:
@@ -85,6 +90,8 @@ class FundingLedgerStatistics:
     untimed: int
     #: Settlements remembered now.
     settlements: int
+    #: Payments an earlier process published, replayed from the order journal (:meth:`FundingLedger.restore`).
+    restored: int = 0
 
 
 @attrs.define
@@ -115,7 +122,7 @@ class FundingLedger:
     """Which funding settlements were published, so each is published once (see the module docstring)."""
 
     #: Seconds of exchange time a settlement is remembered after the newest payment seen.
-    retention: float = 86_400.0
+    retention: float = DEFAULT_FUNDING_RETENTION
     #: Seconds apart the two sources may stamp one settlement.
     match_window: float = 60.0
     #: Settlements per asset, oldest first.
@@ -126,6 +133,7 @@ class FundingLedger:
     _duplicates: int = attrs.field(default=0, init=False)
     _expired: int = attrs.field(default=0, init=False)
     _untimed: int = attrs.field(default=0, init=False)
+    _restored: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
         if not (self.match_window >= 0 and self.retention > self.match_window):
@@ -145,7 +153,7 @@ class FundingLedger:
             return True
         if fetched:
             self._fetched_ns = ts if self._fetched_ns is None else max(self._fetched_ns, ts)
-        if self._newest_ns is not None and ts < self._newest_ns - self._retention_ns:
+        if self._expired_at(ts):
             self._expired += 1
             logger.debug("funding payment of %s at %d older than the ledger's memory: refused", payment.asset, ts)
             return False
@@ -153,16 +161,22 @@ class FundingLedger:
         if settlement is not None and settlement.covers(payment.instrument, fetched):
             self._duplicates += 1
             return False
-        if settlement is None:
-            settlement = _Settlement(ts)
-            bisect.insort(self._settlements.setdefault(payment.asset, []), settlement, key=_ts)
-        settlement.instruments.add(payment.instrument)
-        settlement.fetched |= fetched
+        self._remember(settlement, payment.asset, payment.instrument, ts, fetched)
         self._published += 1
-        if self._newest_ns is None or ts > self._newest_ns:
-            self._newest_ns = ts
-            self._forget_before(ts - self._retention_ns)
         return True
+
+    def restore(self, asset: str, instrument: str, ts: int, *, fetched: bool) -> None:
+        """Remember a payment an earlier process published (its order journal's record), as :meth:`admit`
+        would have when it let it through; a fetched one moves where the next fetch resumes. Not counted as
+        published: this process did not publish it."""
+        if ts <= 0:
+            return
+        if fetched:
+            self._fetched_ns = ts if self._fetched_ns is None else max(self._fetched_ns, ts)
+        if self._expired_at(ts):
+            return
+        self._remember(self._find(asset, ts), asset, instrument, ts, fetched)
+        self._restored += 1
 
     def resume_ms(self, now_ms: int, lookback: float, margin: float) -> int:
         """Where the next fetch starts (exchange ms): the newest fetched payment (or ``lookback`` seconds before
@@ -180,11 +194,27 @@ class FundingLedger:
             expired=self._expired,
             untimed=self._untimed,
             settlements=sum(len(s) for s in self._settlements.values()),
+            restored=self._restored,
         )
 
     @property
     def _retention_ns(self) -> int:
         return round(self.retention * _NS_PER_S)
+
+    def _expired_at(self, ts: int) -> bool:
+        return self._newest_ns is not None and ts < self._newest_ns - self._retention_ns
+
+    def _remember(self, settlement: _Settlement | None, asset: str, instrument: str, ts: int, fetched: bool) -> None:
+        """Add ``instrument`` to ``settlement`` (a new one of ``asset`` at ``ts`` when ``None``); forget what the
+        newest payment puts beyond the ledger's memory."""
+        if settlement is None:
+            settlement = _Settlement(ts)
+            bisect.insort(self._settlements.setdefault(asset, []), settlement, key=_ts)
+        settlement.instruments.add(instrument)
+        settlement.fetched |= fetched
+        if self._newest_ns is None or ts > self._newest_ns:
+            self._newest_ns = ts
+            self._forget_before(ts - self._retention_ns)
 
     def _find(self, asset: str, ts: int) -> _Settlement | None:
         """The settlement of ``asset`` closest to ``ts`` within the match window, if any."""

@@ -307,4 +307,5 @@ class OrderManager:
             periodic_reconcile_failures=self._periodic_failures,
             fills_deduplicated=self._book.fills_deduplicated,
             journal=None if self.journal is None else self.journal.statistics(),
+            funding=self._book.funding.statistics(),
         )

@@ -14,6 +14,7 @@ from typing import final
 import attrs
 import msgspec
 
+from clobactors.actors.funding_recovery import FundingLedgerStatistics
 from clobactors.messages import AccountEvent
 from clobactors.model import PositionSide
 from clobactors.order_journal import OrderJournalStatistics
@@ -111,3 +112,7 @@ class OrderManagerStatistics:
     fills_deduplicated: int = 0
     #: The order journal's counters, when the manager has one (:class:`~clobactors.order_journal.OrderJournal`).
     journal: OrderJournalStatistics | None = None
+    #: The funding ledger's counters (:class:`~clobactors.actors.funding_recovery.FundingLedger`): payments
+    #: published, refused as duplicates or too old, and restored from the journal. ``None`` only when the
+    #: record was built without them.
+    funding: FundingLedgerStatistics | None = None
