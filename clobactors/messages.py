@@ -10,8 +10,8 @@ Families, each a tagged union on the ``type`` field:
 * :data:`MarketEvent` - book snapshot, book delta, trade, best bid/ask, mark price / funding.
 * :data:`AccountEvent` - order update, fill, balance, position, funding payment.
 * :data:`Command` - place, cancel, cancel-all, modify, set leverage, set position mode.
-* :data:`LifecycleEvent` - feed connected / synced / stale / down, actor restarted, supervisor escalated,
-  order outcome unknown, subscriber lagging.
+* :data:`LifecycleEvent` - feed connected / synced / stale / down / removed, actor restarted, supervisor
+  escalated, order outcome unknown, subscriber lagging.
 
 Prices and sizes are :class:`~decimal.Decimal`, except the levels of book messages: a :data:`Level` is the
 exchange's own ``(price, size)`` decimal strings, exact and unconverted, because converting every level of
@@ -51,6 +51,7 @@ from clobactors.messages_lifecycle import (
     ActorRestarted,
     FeedConnected,
     FeedDown,
+    FeedRemoved,
     FeedStale,
     FeedSynced,
     LifecycleEvent,
@@ -87,6 +88,7 @@ __all__ = [
     "Event",
     "FeedConnected",
     "FeedDown",
+    "FeedRemoved",
     "FeedStale",
     "FeedSynced",
     "Fill",

@@ -1,5 +1,5 @@
-"""Lifecycle messages: the health of feeds, actors and orders (feed connected / synced / stale / down, actor
-restarted, supervisor escalated, order outcome unknown, subscriber lagging).
+"""Lifecycle messages: the health of feeds, actors and orders (feed connected / synced / stale / down /
+removed, actor restarted, supervisor escalated, order outcome unknown, subscriber lagging).
 
 One family of :mod:`clobactors.messages` (the overview, and where to import every name from), in its own
 module so each family reads on one screen.
@@ -15,6 +15,7 @@ __all__ = [
     "ActorRestarted",
     "FeedConnected",
     "FeedDown",
+    "FeedRemoved",
     "FeedStale",
     "FeedSynced",
     "LifecycleEvent",
@@ -54,6 +55,14 @@ class FeedStale(_Lifecycle, frozen=True, kw_only=True):
 @final
 class FeedDown(_Lifecycle, frozen=True, kw_only=True):
     """A feed's connection closed; it will reconnect unless its supervisor gives up."""
+
+    feed: str
+    reason: str
+
+
+@final
+class FeedRemoved(_Lifecycle, frozen=True, kw_only=True):
+    """``instrument`` was taken off the feed on purpose (not a fault): no more events for it until re-added."""
 
     feed: str
     reason: str
@@ -102,6 +111,7 @@ LifecycleEvent: TypeAlias = (
     | FeedSynced
     | FeedStale
     | FeedDown
+    | FeedRemoved
     | ActorRestarted
     | SupervisorEscalatedEvent
     | OrderOutcomeUnknown

@@ -2,13 +2,15 @@
 
 One :class:`BookFeed` actor serves any exchange by driving its dialect (style lesson 2: a thin I/O shell):
 
-* **Connections.** Subscriptions are first partitioned by ``dialect.connection_group`` (groups never share
-  a connection: Binance USD-M serves book/BBO and trades/mark on separate routes), then each group's
-  instruments are split across connections so that each carries at most
-  ``dialect.max_streams_per_connection`` streams; within a group one instrument's channels share a
-  connection. A book lives with the connection carrying its BOOK channel: only that connection's loss or
-  errors mark it stale and resync it, so a connection problem touches only the books it carries. Each
-  connection is ``market_stream_url`` plus ``subscribe_frames``, read by one task that owns it.
+* **Connections.** Subscriptions are partitioned by ``dialect.connection_group`` (groups never share a
+  connection: Binance USD-M serves book/BBO and trades/mark on separate routes), then split so that each
+  connection carries at most ``dialect.max_streams_per_connection`` streams; within a group one instrument's
+  channels share a connection (:mod:`clobactors.actors.feed_plan`). A book lives with the connection carrying
+  its BOOK channel: only that connection's loss or errors mark it stale and resync it. Each connection is
+  ``market_stream_url`` plus ``subscribe_frames`` of its *current* set, read by one task that owns it.
+* **Runtime changes.** :class:`AddInstruments` / :class:`RemoveInstruments` add or drop instruments while
+  the feed runs, live on the wire where the dialect allows, without touching the other books
+  (:mod:`clobactors.actors.feed_subscriptions`, which owns the books and connections).
 * **Sync.** Each instrument has an :class:`~clobactors.book.L2Book` and the dialect's ``BookSync``. Deltas go
   through the sync, which buffers them until a snapshot (REST, fetched once the first delta is buffered so
   the buffer can cover it, or from the stream) and then says what to apply. A :class:`~clobactors.errors.
@@ -21,8 +23,8 @@ One :class:`BookFeed` actor serves any exchange by driving its dialect (style le
   exchange's BBO and mark prices, and a BestBidAsk derived from the book whenever its top changes. By
   default the derived BBO is published only when the BBO channel is not subscribed, so a consumer never
   gets two interleaved sources of BestBidAsk for one instrument. Lifecycle events (FeedConnected per
-  connection, FeedSynced / FeedStale per instrument on each transition, FeedDown per connection) use the
-  never-drop path.
+  connection, FeedSynced / FeedStale per instrument on each transition, FeedDown per connection, FeedRemoved
+  per instrument removed at runtime) use the never-drop path.
 * **Liveness.** ``open_ws(idle_timeout=dialect.idle_timeout)``: a connection quiet past the deadline fails
   with TransportTimeout, its books go stale at that instant and it reconnects. Every lost connection is
   reopened after ``backoff.delay(attempt)`` (jitter from a seeded rng; the attempt counter resets once a
@@ -36,28 +38,40 @@ owns the sockets; what happens to a book once a frame is decoded lives in :mod:`
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Final, assert_never, final
 
 import attrs
 import trio
 
 from clobactors.actors.actor import Context, Request, unwrap_exception_group
+from clobactors.actors.book_feed_stats import (
+    BookFeedStatistics,
+    FeedCounters,
+    InstrumentFeedStatistics,
+    feed_statistics,
+)
 from clobactors.actors.book_keeper import BookGroup, BookKeeper, ReconnectNeeded
-from clobactors.actors.book_view import BookView, GetBook, InstrumentBook, price_decimals_for_tick
+from clobactors.actors.book_view import (
+    AddInstruments,
+    BookView,
+    GetBook,
+    InstrumentsAdded,
+    InstrumentsRemoved,
+    RemoveInstruments,
+)
 from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.feed_subscriptions import FeedRoster, FeedSubscriptions
 from clobactors.backoff import Backoff
-from clobactors.book import L2Book
 from clobactors.errors import (
     ConfigError,
     RemoteProtocolError,
     TransportError,
     TransportTimeout,
 )
-from clobactors.exchanges.standard import Channel, Control, ControlKind, Subscription
+from clobactors.exchanges.standard import Channel, Control, ControlKind
 from clobactors.messages import (
     BestBidAsk,
     BookDelta,
@@ -68,70 +82,26 @@ from clobactors.messages import (
     MarkPrice,
     Trade,
 )
-from clobactors.model import Instrument, InstrumentKind
 from clobactors.ratelimit import Priority
 from clobactors.transport.ws import WsConnection, open_ws
 
-__all__ = ["BookFeed", "BookFeedStatistics", "GetBook", "InstrumentFeedStatistics"]
+__all__ = [
+    "AddInstruments",
+    "BookFeed",
+    "BookFeedStatistics",
+    "FeedRoster",
+    "GetBook",
+    "InstrumentFeedStatistics",
+    "InstrumentsAdded",
+    "InstrumentsRemoved",
+    "RemoveInstruments",
+]
 
 logger: Final = logging.getLogger(__name__)
 
 _DEFAULT_CHANNELS: Final = (Channel.BOOK, Channel.TRADES, Channel.BBO)
 #: Reconnect and snapshot-retry delays: 0.5 s doubling to 30 s, up to 10 % shorter at random.
 _DEFAULT_BACKOFF: Final = Backoff(initial=0.5, factor=2.0, max=30.0, jitter=0.1)
-
-
-@final
-@attrs.frozen
-class InstrumentFeedStatistics:
-    """One instrument's sync counters."""
-
-    instrument: str
-    synced: bool
-    sequence: int | None
-    deltas_applied: int
-    snapshots_applied: int
-    resyncs: int
-    gaps: int
-    checksum_failures: int
-    checksums_unverified: int
-    snapshot_requests: int
-    snapshot_failures: int
-    quiet_syncs: int
-
-
-@final
-@attrs.frozen
-class BookFeedStatistics:
-    """Counters of one feed incarnation; ``resyncs`` is per instrument."""
-
-    connections: int
-    connects: int
-    reconnects: int
-    frames: int
-    events: int
-    malformed: int
-    control_acks: int
-    control_errors: int
-    unknown_instrument: int
-    stale_events: int
-    instruments: tuple[InstrumentFeedStatistics, ...]
-
-    @property
-    def resyncs(self) -> Mapping[str, int]:
-        return {i.instrument: i.resyncs for i in self.instruments}
-
-
-@attrs.define
-class _Counters:
-    connects: int = 0
-    reconnects: int = 0
-    frames: int = 0
-    events: int = 0
-    malformed: int = 0
-    acks: int = 0
-    errors: int = 0
-    unknown: int = 0
 
 
 @final
@@ -166,15 +136,19 @@ class BookFeed:
     message_queue_size: int = 1024
     #: ``feed`` field of lifecycle events; connection-level ones add ``/<index>``.
     feed: str = "book"
-    _books: dict[str, InstrumentBook] = attrs.field(init=False, factory=dict, repr=False)
-    _connections: list[BookGroup] = attrs.field(init=False, factory=list, repr=False)
-    _counters: _Counters = attrs.field(init=False, factory=_Counters, repr=False)
-    _request_ids: itertools.count[int] = attrs.field(init=False, factory=lambda: itertools.count(1))
+    #: Seconds to wait for the exchange's answer to a live (un)subscribe request.
+    ack_timeout: float = 10.0
+    #: Shared with the factory so a restarted feed carries what was added or removed at runtime.
+    roster: FeedRoster | None = attrs.field(default=None, repr=False)
+    _subs: FeedSubscriptions = attrs.field(init=False, repr=False)
+    _counters: FeedCounters = attrs.field(init=False, factory=FeedCounters, repr=False)
     _derive: bool = attrs.field(init=False, default=True)
     _keeper: BookKeeper | None = attrs.field(init=False, default=None, repr=False)
+    _ran: bool = attrs.field(init=False, default=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if not self.instruments or not self.channels:
+        if not self.channels or not (self.instruments or self.roster is not None):
+            # A feed with a roster may carry nothing: everything was removed at runtime before a restart.
             raise ConfigError(f"book feed {self.name!r} needs at least one instrument and one channel")
         if len(set(self.instruments)) != len(self.instruments):
             raise ConfigError(f"book feed {self.name!r} lists an instrument twice: {list(self.instruments)}")
@@ -185,54 +159,34 @@ class BookFeed:
         if self.quiet_snapshot_after < 0:
             raise ConfigError(f"quiet_snapshot_after must be >= 0, got {self.quiet_snapshot_after}")
         self._derive = Channel.BBO not in self.channels if self.derive_bbo is None else self.derive_bbo
+        self._subs = FeedSubscriptions(
+            self.name, self.link, self.feed, self.channels, self.perp_channels, self.price_decimals,
+            ack_timeout=self.ack_timeout, roster=self.roster,
+        )  # fmt: skip
 
     # -- public ---------------------------------------------------------------------------------------------
 
     def view(self, instrument: str) -> BookView:
         """The view of one instrument's book (ConfigError if this feed does not carry it)."""
         try:
-            return BookView(self._books[instrument])
+            return BookView(self._subs.books[instrument])
         except KeyError:
             raise ConfigError(f"book feed {self.name!r} does not carry {instrument!r}") from None
 
     def statistics(self) -> BookFeedStatistics:
-        c = self._counters
-        return BookFeedStatistics(
-            connections=len(self._connections),
-            connects=c.connects,
-            reconnects=c.reconnects,
-            frames=c.frames,
-            events=c.events,
-            malformed=c.malformed,
-            control_acks=c.acks,
-            control_errors=c.errors,
-            unknown_instrument=c.unknown,
-            stale_events=self._keeper.stale_events if self._keeper is not None else 0,
-            instruments=tuple(
-                InstrumentFeedStatistics(
-                    instrument=b.name,
-                    synced=b.synced,
-                    sequence=b.sequence,
-                    deltas_applied=b.deltas_applied,
-                    snapshots_applied=b.snapshots_applied,
-                    resyncs=b.resyncs,
-                    gaps=b.gaps,
-                    checksum_failures=b.checksum_failures,
-                    checksums_unverified=b.checksums_unverified,
-                    snapshot_requests=b.snapshot_requests,
-                    snapshot_failures=b.snapshot_failures,
-                    quiet_syncs=b.quiet_syncs,
-                )
-                for b in self._books.values()
-            ),
+        stale = self._keeper.stale_events if self._keeper is not None else 0
+        subs = self._subs
+        return feed_statistics(
+            self._counters, len(subs.connections), stale, subs.books.values(), subs.statistics()
         )
 
     async def run(self, ctx: Context, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Connect everything, report ready once every connection is open and subscribed, then serve."""
-        if self._books:
+        if self._ran:
             raise ConfigError(f"book feed {self.name!r} already ran; its factory must build a fresh one")
+        self._ran = True
         rng = self.rng if self.rng is not None else ctx.system.rng_for(self.name)
-        self._build()
+        self._subs.build(self.instruments)
         keeper = self._keeper = BookKeeper(
             self.name,
             self.link,
@@ -247,66 +201,27 @@ class BookFeed:
         try:
             with unwrap_exception_group():
                 async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._serve_inbox, ctx)
-                    for conn in self._connections:
+
+                    async def open_connection(conn: BookGroup) -> None:
                         await nursery.start(self._run_connection, ctx, keeper, conn, rng)
+
+                    nursery.start_soon(self._serve_inbox, ctx, nursery)
+                    for conn in tuple(self._subs.connections.values()):
+                        await open_connection(conn)
+                    self._subs.serving(open_connection, keeper, self.quiet_snapshot_after)
                     task_status.started()
         finally:
-            for book in self._books.values():
+            for book in self._subs.books.values():
                 book.close()
 
-    # -- setup ----------------------------------------------------------------------------------------------
+    # -- inbox ----------------------------------------------------------------------------------------------
 
-    def _build(self) -> None:
-        dialect = self.link.dialect
-        for name in self.instruments:
-            rules = self.link.rules(name)
-            instrument = rules.instrument
-            decimals = self.price_decimals
-            if decimals is None:
-                # The wire's fixed width when the dialect knows it (the fast path), never coarser than the tick.
-                tick = price_decimals_for_tick(rules.tick_size)
-                wire = dialect.book_price_decimals(instrument)
-                decimals = tick if wire is None else max(wire, tick)
-            self._books[name] = InstrumentBook(
-                instrument, L2Book(decimals, name), dialect.new_book_sync(instrument), owner=self.name
-            )
-        # Subscriptions by connection group, then by instrument (insertion order: instruments as listed).
-        groups: dict[str, dict[str, list[Subscription]]] = {}
-        for name, book in self._books.items():
-            for channel in self._channels_of(book.instrument):
-                sub = Subscription(channel, book.instrument)
-                groups.setdefault(dialect.connection_group(sub), {}).setdefault(name, []).append(sub)
-        for group in groups.values():
-            # The instrument with the most channels in the group (a perpetual's MARK) sizes its connections.
-            per_instrument = max(len(subs) for subs in group.values())
-            if per_instrument > dialect.max_streams_per_connection:
-                raise ConfigError(
-                    f"{per_instrument} channels per instrument exceed {dialect.name}'s "
-                    f"{dialect.max_streams_per_connection} streams per connection"
-                )
-            per_connection = dialect.max_streams_per_connection // per_instrument
-            names = list(group)
-            for start in range(0, len(names), per_connection):
-                chunk = names[start : start + per_connection]
-                # A book lives with the connection of its BOOK channel (its first channel without one).
-                books = {n: self._books[n] for n in chunk if self._book_channel(n) in (s.channel for s in group[n])}
-                subs = tuple(s for n in chunk for s in group[n])
-                self._connections.append(BookGroup(len(self._connections), books, subs, frozenset(chunk)))
-
-    def _book_channel(self, name: str) -> Channel:
-        channels = self._channels_of(self._books[name].instrument)
-        return Channel.BOOK if Channel.BOOK in channels else channels[0]
-
-    def _channels_of(self, instrument: Instrument) -> tuple[Channel, ...]:
-        if instrument.kind is InstrumentKind.PERPETUAL:
-            return (*self.channels, *(c for c in self.perp_channels if c not in self.channels))
-        return tuple(self.channels)
-
-    async def _serve_inbox(self, ctx: Context) -> None:
+    async def _serve_inbox(self, ctx: Context, nursery: trio.Nursery) -> None:
         async for message in ctx.inbox:
             if not isinstance(message, Request):
                 logger.warning("%s: ignoring unexpected message %r", self.name, type(message).__name__)
+            elif isinstance(message.payload, AddInstruments | RemoveInstruments):
+                nursery.start_soon(self._subs.serve, ctx, message)  # changes queue there; GetBook stays quick
             elif isinstance(message.payload, GetBook):
                 try:
                     message.reply(self.view(message.payload.instrument))
@@ -326,55 +241,70 @@ class BookFeed:
         *,
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Connect, read until the connection fails, mark its books stale, back off, reconnect; forever."""
+        """Connect, read until the connection fails, mark its books stale, back off, reconnect; until the
+        connection is closed on purpose (``conn.scope``, once it carries nothing)."""
         dialect = self.link.dialect
         feed = f"{self.feed}/{conn.index}"
         attempt = 0
         ready = False
-        while True:
-            immediate, reason = False, "connection closed"
-            try:
-                async with open_ws(
-                    dialect.market_stream_url(conn.subscriptions),
-                    max_message_size=dialect.max_message_size,
-                    message_queue_size=self.message_queue_size,
-                    idle_timeout=dialect.idle_timeout,
-                    wall_ns=ctx.system.wall_ns,
-                ) as ws:
-                    for frame in dialect.subscribe_frames(conn.subscriptions, next(self._request_ids)):
-                        await ws.send(frame)
-                    self._counters.connects += 1
-                    await ctx.publish(FeedConnected(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=feed))
-                    if not ready:
-                        task_status.started()
-                        ready = True
-                    with unwrap_exception_group():
-                        async with trio.open_nursery() as tasks:
-                            conn.tasks = tasks
-                            tasks.start_soon(keeper.sync_quiet_books, ctx, conn, self.quiet_snapshot_after)
+        with conn.scope:
+            while True:
+                immediate, reason = False, "connection closed"
+                try:
+                    with trio.CancelScope() as conn.session:  # cancelled to reopen with a new subscription set
+                        sent = conn.subscriptions
+                        async with open_ws(
+                            dialect.market_stream_url(sent),
+                            max_message_size=dialect.max_message_size,
+                            message_queue_size=self.message_queue_size,
+                            idle_timeout=dialect.idle_timeout,
+                            wall_ns=ctx.system.wall_ns,
+                        ) as ws:
                             try:
-                                await self._read(ctx, keeper, conn, ws)
+                                for frame in self._subs.ids.frames(dialect.subscribe_frames, sent)[1]:
+                                    await ws.send(frame)
+                                await self._subs.connected(conn, ws, sent)
+                                self._counters.connects += 1
+                                connected = FeedConnected(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=feed)
+                                await ctx.publish(connected)
+                                if not ready:
+                                    task_status.started()
+                                    ready = True
+                                await self._serve_socket(ctx, keeper, conn, ws)
                             finally:
-                                conn.tasks = None
-                                tasks.cancel_scope.cancel(reason="connection closing")
-            except ReconnectNeeded as exc:
-                reason, immediate = exc.reason, True
-            except TransportTimeout as exc:
-                if not ready:
-                    raise
-                reason = f"idle: {exc}"
-            except TransportError as exc:
-                if not ready:
-                    raise
-                reason = str(exc)
-            progress, conn.got_data = conn.got_data, False
-            if progress:
-                attempt = 0
-            await self._connection_down(ctx, keeper, conn, feed, reason)
-            if not (immediate and progress):  # a RECONNECT right after connecting must not spin
-                await trio.sleep(self.backoff.delay(attempt, rng))
-                attempt += 1
-            self._counters.reconnects += 1
+                                self._subs.disconnected(conn)
+                    reason = "resubscribing"
+                except ReconnectNeeded as exc:
+                    reason, immediate = exc.reason, True
+                except TransportTimeout as exc:
+                    if not ready:
+                        raise
+                    reason = f"idle: {exc}"
+                except TransportError as exc:
+                    if not ready:
+                        raise
+                    reason = str(exc)
+                progress, conn.got_data = conn.got_data, False
+                resubscribe, conn.reopen = conn.reopen, False
+                if progress:
+                    attempt = 0
+                await self._connection_down(ctx, keeper, conn, feed, reason)
+                if not (resubscribe or (immediate and progress)):  # a RECONNECT right after connecting must not spin
+                    await trio.sleep(self.backoff.delay(attempt, rng))
+                    attempt += 1
+                self._counters.reconnects += 1
+
+    async def _serve_socket(self, ctx: Context, keeper: BookKeeper, conn: BookGroup, ws: WsConnection) -> None:
+        """Read one open socket, with its books' snapshot fetches in a nursery that dies with it."""
+        with unwrap_exception_group():
+            async with trio.open_nursery() as tasks:
+                conn.tasks = tasks
+                tasks.start_soon(keeper.sync_quiet_books, ctx, conn, self.quiet_snapshot_after)
+                try:
+                    await self._read(ctx, keeper, conn, ws)
+                finally:
+                    conn.tasks = None
+                    tasks.cancel_scope.cancel(reason="connection closing")
 
     async def _connection_down(self, ctx: Context, keeper: BookKeeper, conn: BookGroup, feed: str, reason: str) -> None:
         logger.info("%s: %s down: %s", self.name, feed, reason)
@@ -407,7 +337,10 @@ class BookFeed:
                     continue
                 conn.got_data = True
                 if item.instrument not in conn.instruments:
-                    counters.unknown += 1
+                    if item.instrument in self._subs.removed:  # in flight when it was removed
+                        counters.removed += 1
+                    else:
+                        counters.unknown += 1
                     continue
                 match item:
                     case BookDelta() | BookSnapshot():
@@ -425,11 +358,13 @@ class BookFeed:
         match control.kind:
             case ControlKind.ACK:
                 self._counters.acks += 1
+                self._subs.acks.resolve(control)
             case ControlKind.PONG:
                 pass
             case ControlKind.ERROR:
                 self._counters.errors += 1
-                logger.warning("%s: exchange refused request %s: %s", self.name, control.request_id, control.detail)
+                if not self._subs.acks.resolve(control):  # else the request it answers fails with it
+                    logger.warning("%s: exchange refused request %s: %s", self.name, control.request_id, control.detail)
             case ControlKind.RECONNECT:
                 raise ReconnectNeeded(f"exchange asked to reconnect: {control.detail}")
             case _:

@@ -20,7 +20,9 @@ import contextlib
 import functools
 import logging
 import random
-from typing import Final, final
+from collections import deque
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Final, final
 
 import attrs
 import trio
@@ -41,6 +43,9 @@ from clobactors.exchanges.standard import Subscription, SyncResult
 from clobactors.messages import BookDelta, BookSnapshot, FeedStale, FeedSynced
 from clobactors.ratelimit import Priority
 
+if TYPE_CHECKING:
+    from clobactors.transport.ws import WsConnection
+
 __all__ = ["BookGroup", "BookKeeper", "ReconnectNeeded"]
 
 logger: Final = logging.getLogger(__name__)
@@ -59,7 +64,10 @@ class BookGroup:
     """The books one connection carries, and the nursery their snapshot fetches run in while it is open.
 
     ``instruments`` are all the instruments it has streams of; ``books`` only those whose BOOK channel it
-    carries (an instrument's trades or mark price may come on another connection than its book).
+    carries (an instrument's trades or mark price may come on another connection than its book). The three
+    change together when an instrument is added or removed at runtime
+    (:mod:`clobactors.actors.feed_subscriptions`), and each (re)connect subscribes ``subscriptions`` as they
+    are then.
     """
 
     index: int
@@ -69,6 +77,30 @@ class BookGroup:
     tasks: trio.Nursery | None = None
     #: A frame decoded since the connection opened (resets the reconnect backoff).
     got_data: bool = False
+    #: The open socket once subscribed; None while connecting, backing off or closed.
+    ws: WsConnection | None = attrs.field(default=None, repr=False)
+    #: The connection's whole life: cancelled when it is closed on purpose (it carries nothing more).
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, repr=False)
+    #: The current socket's life: cancelled (with ``reopen`` set) to reconnect with a new subscription set.
+    session: trio.CancelScope | None = attrs.field(default=None, repr=False)
+    reopen: bool = False
+    #: Bumped each time a socket is open and subscribed (:meth:`wait_subscribed`).
+    generation: int = 0
+    _subscribed: trio.Event = attrs.field(factory=trio.Event, repr=False)
+    #: Trio times of the recent live (un)subscribe frames sent on it, to pace them.
+    sent: deque[float] = attrs.field(factory=deque, repr=False)
+
+    def mark_subscribed(self, ws: WsConnection) -> None:
+        """A socket is open and carries ``subscriptions``: wake whoever waits for it."""
+        self.ws = ws
+        self.generation += 1
+        self._subscribed.set()
+        self._subscribed = trio.Event()
+
+    async def wait_subscribed(self, after: int) -> None:
+        """Until a socket newer than generation ``after`` is open and subscribed."""
+        while self.generation <= after:
+            await self._subscribed.wait()
 
 
 @final
@@ -178,14 +210,19 @@ class BookKeeper:
         if was_fresh:
             await ctx.publish(self.stale_event(ctx, book.name, reason))
 
-    async def sync_quiet_books(self, ctx: Context, group: BookGroup, after: float) -> None:
-        """``after`` s into a connection, fetch the snapshot of every book still waiting for its first delta.
+    async def sync_quiet_books(
+        self, ctx: Context, group: BookGroup, after: float, books: Sequence[InstrumentBook] | None = None
+    ) -> None:
+        """``after`` s into a connection (or after ``books`` were added to it), fetch the snapshot of every
+        book still waiting for its first delta.
 
         A snapshot with nothing buffered is a valid start (the next delta straddles it, or is dropped as
         older), so a quiet instrument gets a fresh book now instead of at its next trade.
         """
         await trio.sleep(after)
-        for book in group.books.values():
+        for book in tuple(group.books.values()) if books is None else books:
+            if group.books.get(book.name) is not book:
+                continue  # removed meanwhile
             if not book.synced and book.fetching is None and book.sync.needs_rest_snapshot:
                 book.quiet_syncs += 1
                 self._start_fetch(ctx, group, book)

@@ -11,7 +11,11 @@ synchronous stretch of code: trio switches tasks only at ``await``, so a strateg
 ask and sequence without awaiting in between sees one state of the book. Use :meth:`BookView.snapshot` to
 keep a frozen copy across awaits. :attr:`BookView.is_stale` is true whenever the book is not known to be
 right (never synced yet, resyncing after a gap, connection down or quiet, or the feed incarnation that owns
-it has stopped): a consumer never sees a known-wrong book without that flag.
+it has stopped, or the instrument was removed): a consumer never sees a known-wrong book without that flag.
+
+:class:`AddInstruments` / :class:`RemoveInstruments` (answered by :class:`InstrumentsAdded` /
+:class:`InstrumentsRemoved`) change what a running feed carries; they live here beside :class:`GetBook`, the
+feed's other request.
 """
 
 from __future__ import annotations
@@ -24,12 +28,22 @@ import msgspec
 import trio
 
 from clobactors.book import L2Book, RawLevel
-from clobactors.errors import ActorUnavailable, RecoveryHint, RemoteProtocolError
+from clobactors.errors import ActorUnavailable, ConfigError, RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.standard import BookSync, SyncResult
 from clobactors.messages import BestBidAsk, BookDelta, BookSnapshot, DecimalLevel
 from clobactors.model import Instrument, Side
 
-__all__ = ["BookChecksum", "BookView", "GetBook", "InstrumentBook", "price_decimals_for_tick"]
+__all__ = [
+    "AddInstruments",
+    "BookChecksum",
+    "BookView",
+    "GetBook",
+    "InstrumentBook",
+    "InstrumentsAdded",
+    "InstrumentsRemoved",
+    "RemoveInstruments",
+    "price_decimals_for_tick",
+]
 
 
 @final
@@ -37,6 +51,43 @@ class GetBook(msgspec.Struct, frozen=True):
     """Ask a book feed for the :class:`BookView` of canonical ``instrument`` (ConfigError if not carried)."""
 
     instrument: str
+
+
+@final
+class AddInstruments(msgspec.Struct, frozen=True):
+    """Ask a running book feed to carry more canonical ``instruments`` (answer: :class:`InstrumentsAdded`).
+
+    Answered once their streams are subscribed on the wire; each book then syncs as any other (FeedSynced,
+    or wait on its view). Names the exchange does not list fail the whole request with a ConfigError.
+    """
+
+    instruments: tuple[str, ...]
+
+
+@final
+class RemoveInstruments(msgspec.Struct, frozen=True):
+    """Ask a running book feed to drop canonical ``instruments`` (answer: :class:`InstrumentsRemoved`).
+
+    Each removed book gets a :class:`~clobactors.messages.FeedRemoved`, then no more events.
+    """
+
+    instruments: tuple[str, ...]
+
+
+@final
+class InstrumentsAdded(msgspec.Struct, frozen=True, kw_only=True):
+    """What an :class:`AddInstruments` changed: ``added`` now, ``already_subscribed`` were (no-ops)."""
+
+    added: tuple[str, ...]
+    already_subscribed: tuple[str, ...] = ()
+
+
+@final
+class InstrumentsRemoved(msgspec.Struct, frozen=True, kw_only=True):
+    """What a :class:`RemoveInstruments` changed: ``removed`` now, ``not_subscribed`` were not carried (no-ops)."""
+
+    removed: tuple[str, ...]
+    not_subscribed: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -71,6 +122,8 @@ class InstrumentBook:
     #: Name of the owning feed actor, and whether that incarnation is running.
     owner: str = ""
     alive: bool = True
+    #: Taken off the feed on purpose (``RemoveInstruments``): the view is stale for good.
+    removed: bool = False
     #: Bumped on every reset, so a snapshot fetched for an older generation is discarded.
     generation: int = 0
     #: Generation for which a snapshot fetch is in flight, or None.
@@ -103,6 +156,12 @@ class InstrumentBook:
         self.synced = False
         self.stale = True
         self.synced_event.set()
+
+    def retire(self) -> None:
+        """Removed from the feed: forget the sync, stale for good, waiters wake up (and learn why)."""
+        self.reset()
+        self.removed = True
+        self.close()
 
     def reset(self) -> bool:
         """Forget the sync state (after a gap, a bad frame or a reconnect); True if it was fresh before."""
@@ -260,11 +319,14 @@ class BookView:
         """Wait until the book is in sync (at once if it is); wrap in ``trio.fail_after``.
 
         Raises :class:`~clobactors.errors.ActorUnavailable` once the feed incarnation behind the view has
-        stopped: ask the restarted feed for a fresh view.
+        stopped: ask the restarted feed for a fresh view; :class:`~clobactors.errors.ConfigError` once the
+        instrument was removed from the feed.
         """
         await trio.lowlevel.checkpoint()
         while True:
             state = self._state
+            if state.removed:
+                raise ConfigError(f"{state.name} was removed from book feed {state.owner!r}")
             if not state.alive:
                 raise ActorUnavailable(state.owner)
             if state.synced:

@@ -12,8 +12,11 @@ Tree shape (names are what ``ask``/``tell`` address; see :class:`ExchangeNames`)
     └── strategies                  one_for_one: a crashing strategy never touches a connection
 
 A failing feed therefore never stops a strategy or another exchange, and a crashing strategy never resets an
-exchange connection. Restarts pile up per supervisor; past its intensity a supervisor escalates to its parent,
-which restarts that subtree (within its own intensity).
+exchange connection. :meth:`Session.add_instruments` / :meth:`Session.remove_instruments` change what a
+running book feed carries; a :class:`~clobactors.actors.feed_subscriptions.FeedRoster` per exchange, kept
+by :func:`open_session`, makes a restarted feed (or exchange tree) come back with that set, not the config's.
+Restarts pile up per supervisor; past its intensity a supervisor escalates to its parent, which restarts that
+subtree (within its own intensity).
 
 An exchange configured with an ``order_journal`` file (and credentials) gets an
 :class:`~clobactors.order_journal.OrderJournal` opened by :func:`open_session` before anything starts (a bad
@@ -37,8 +40,10 @@ import attrs
 
 from clobactors.actors.actor import Actor, ActorSystem, open_actor_system
 from clobactors.actors.book_feed import BookFeed
+from clobactors.actors.book_view import AddInstruments, InstrumentsAdded, InstrumentsRemoved, RemoveInstruments
 from clobactors.actors.bus import Bus
 from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.feed_subscriptions import FeedRoster
 from clobactors.actors.order_manager import OrderManager
 from clobactors.actors.rate_limiter import RateLimiterActor
 from clobactors.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
@@ -101,16 +106,21 @@ def exchange_tree(
     window: float = 60.0,
     backoff: Backoff | None = None,
     journal: OrderJournal | None = None,
+    roster: FeedRoster | None = None,
 ) -> Supervisor:
-    """The supervisor of one exchange: limiter, order manager, then the feeds (see the module doc)."""
+    """The supervisor of one exchange: limiter, order manager, then the feeds (see the module doc).
+
+    ``roster`` carries the book feed's instruments across its restarts (``config.instruments`` at first)."""
     names = ExchangeNames(link.name)
     backoff = backoff or Backoff(initial=0.5, factor=2.0, max=30.0, jitter=0.2)
+    books = roster if roster is not None else FeedRoster(config.instruments)
     feed_children = [
         ChildSpec(
             name=names.books,
             factory=lambda: BookFeed(
-                name=names.books, link=link, instruments=config.instruments, depth=config.depth,
+                name=names.books, link=link, instruments=books.instruments, depth=config.depth,
                 max_concurrent_snapshots=config.max_concurrent_snapshots, rng=random.Random(rng.random()),
+                roster=books,
             ),
         )
     ]
@@ -175,6 +185,25 @@ class Session:
         """Ask any actor of the session (e.g. ``session.names("binance").orders``)."""
         return await self.system.ask(actor, payload, sender="session")
 
+    async def add_instruments(self, exchange: str, instruments: Sequence[str]) -> InstrumentsAdded:
+        """Have ``exchange``'s book feed carry ``instruments`` too (canonical names), the others untouched.
+
+        Returns once the new streams are subscribed on the wire; each book then syncs (FeedSynced). Raises
+        ConfigError (nothing changed) if the exchange does not list one of them, ExchangeError or
+        TransportTimeout if the exchange refused or never answered the subscription (nothing added).
+        """
+        answer = await self.ask(self.names(exchange).books, AddInstruments(tuple(instruments)))
+        if not isinstance(answer, InstrumentsAdded):
+            raise TypeError(f"book feed answered {type(answer).__name__} to AddInstruments")
+        return answer
+
+    async def remove_instruments(self, exchange: str, instruments: Sequence[str]) -> InstrumentsRemoved:
+        """Have ``exchange``'s book feed drop ``instruments``: a FeedRemoved each, then no more of their events."""
+        answer = await self.ask(self.names(exchange).books, RemoveInstruments(tuple(instruments)))
+        if not isinstance(answer, InstrumentsRemoved):
+            raise TypeError(f"book feed answered {type(answer).__name__} to RemoveInstruments")
+        return answer
+
 
 @contextlib.asynccontextmanager
 async def open_session(
@@ -201,6 +230,7 @@ async def open_session(
     async with contextlib.AsyncExitStack() as stack:
         links: dict[str, ExchangeLink] = {}
         journals: dict[str, OrderJournal] = {}
+        rosters = {exchange.name: FeedRoster(exchange.instruments) for exchange in config.exchanges}
         for exchange in config.exchanges:
             dialect: Any = (dialects or {}).get(exchange.name) or get_dialect(
                 exchange.dialect_name, **_dialect_options(exchange)
@@ -226,7 +256,7 @@ async def open_session(
                 name=exchange.name,
                 factory=lambda exchange=exchange: exchange_tree(  # type: ignore[misc]
                     links[exchange.name], exchange, rng=random.Random(rng.random()),
-                    journal=journals.get(exchange.name),
+                    journal=journals.get(exchange.name), roster=rosters[exchange.name],
                 ),
                 shutdown=10.0,
             )

@@ -10,7 +10,8 @@ The actors drive a dialect in four roles:
   instruments, :class:`~clobactors.rules.InstrumentRules`, rate-limit pools, server time.
 * **book feed** - market stream URLs and subscribe frames, frame decoding into
   :data:`~clobactors.messages.MarketEvent`, REST snapshots, and one :class:`BookSync` per instrument that
-  applies the exchange's documented sequencing rule.
+  applies the exchange's documented sequencing rule; optionally :class:`LiveSubscriptions` to change an
+  open connection's streams.
 * **user stream** - how to authenticate (:class:`UserStreamAuth`), and frame decoding into account events.
 * **orders** - place / cancel / cancel-all / modify / query / open orders / fills / balances requests and
   their decoding, the route cost for the rate limiter, and error mapping into :mod:`clobactors.errors`.
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from typing import Protocol, TypeAlias, TypeVar, final
+from typing import Protocol, TypeAlias, TypeVar, final, runtime_checkable
 
 import attrs
 import msgspec
@@ -58,6 +59,7 @@ __all__ = [
     "Control",
     "ControlKind",
     "ExchangeInfo",
+    "LiveSubscriptions",
     "MarketFrame",
     "ModifyAnswer",
     "ModifyOutcome",
@@ -174,6 +176,25 @@ class BookSync(Protocol):
     def verify(self, checksum: int | None, computed: int) -> bool:
         """Whether a book checksum the exchange sent matches ours (True when it sends none)."""
         ...
+
+
+@runtime_checkable
+class LiveSubscriptions(Protocol):
+    """Optional extension of a dialect whose market connections take (un)subscriptions while open.
+
+    Binance's ``SUBSCRIBE``/``UNSUBSCRIBE`` (§ Live Subscribing/Unsubscribing to streams) is one. The book feed
+    uses it to add or remove an instrument's streams on an open connection without touching its siblings; a
+    dialect without it (not an instance of this protocol) has the affected connection reopened with its new
+    set instead, whose books then resync. Frames carry consecutive request ids from ``request_id`` (one per
+    frame), which the exchange's answers name as :attr:`ControlKind.ACK` / :attr:`ControlKind.ERROR`.
+    """
+
+    #: Frames we may send per second on one market connection (the sender paces itself below it).
+    max_frames_per_second: int
+
+    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]: ...
+
+    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]: ...
 
 
 class UserStreamAuth(enum.StrEnum):

@@ -69,7 +69,7 @@ from clobactors.model import Instrument
 from clobactors.ratelimit import Pool
 
 if TYPE_CHECKING:
-    from clobactors.exchanges.standard import SpotDialect
+    from clobactors.exchanges.standard import LiveSubscriptions, SpotDialect
 
 __all__ = ["MAX_FRAMES_PER_SECOND", "BinanceSpotDialect"]
 
@@ -106,6 +106,8 @@ class BinanceSpotDialect(BinanceDialectMixin):
     depth_speed_ms: int = 100
     name: str = attrs.field(default=EXCHANGE, init=False)
     max_streams_per_connection: int = attrs.field(default=urls.MAX_STREAMS_PER_CONNECTION, init=False)
+    #: Live (un)subscribe frames we may send per second and connection (:class:`LiveSubscriptions`).
+    max_frames_per_second: int = attrs.field(default=MAX_FRAMES_PER_SECOND, init=False)
     idle_timeout: float = IDLE_TIMEOUT
     max_message_size: int = MAX_MESSAGE_SIZE
     listen_key_interval: float = LISTEN_KEY_INTERVAL
@@ -281,4 +283,7 @@ if TYPE_CHECKING:
 
     def _conforms(dialect: BinanceSpotDialect) -> SpotDialect[Credentials]:
         """mypy proves here, in every ``mypy --strict clobactors`` run, that the class fits the protocol."""
+        return dialect
+
+    def _live(dialect: BinanceSpotDialect) -> LiveSubscriptions:
         return dialect

@@ -68,7 +68,7 @@ from clobactors.model import Instrument, InstrumentKind, MarginType
 from clobactors.ratelimit import Pool
 
 if TYPE_CHECKING:
-    from clobactors.exchanges.standard import PerpDialect
+    from clobactors.exchanges.standard import LiveSubscriptions, PerpDialect
 
 __all__ = ["IDLE_TIMEOUT", "LISTEN_KEY_INTERVAL", "MAX_MESSAGE_SIZE", "BinanceUsdmDialect", "DialectStatistics"]
 
@@ -115,6 +115,8 @@ class BinanceUsdmDialect(BinanceDialectMixin):
     user_stream_auth: UserStreamAuth = attrs.field(default=UserStreamAuth.LISTEN_KEY, init=False)
     name: str = attrs.field(default=EXCHANGE, init=False)
     max_streams_per_connection: int = attrs.field(default=urls.MAX_STREAMS_PER_CONNECTION, init=False)
+    #: Live (un)subscribe frames we may send per second and connection (:class:`LiveSubscriptions`).
+    max_frames_per_second: int = attrs.field(default=MAX_FRAMES_PER_SECOND, init=False)
     idle_timeout: float = IDLE_TIMEOUT
     max_message_size: int = MAX_MESSAGE_SIZE
     listen_key_interval: float = LISTEN_KEY_INTERVAL
@@ -215,6 +217,11 @@ class BinanceUsdmDialect(BinanceDialectMixin):
         """``SUBSCRIBE`` frames adding streams to an open connection (§ Live Subscribing/Unsubscribing)."""
         names = self._stream_names(subscriptions)
         return commands.stream_frames("SUBSCRIBE", names, request_id)
+
+    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+        """``UNSUBSCRIBE`` frames taking streams off an open connection (same section)."""
+        names = self._stream_names(subscriptions)
+        return commands.stream_frames("UNSUBSCRIBE", names, request_id)
 
     def new_book_sync(self, instrument: Instrument) -> BinanceUsdmBookSync:
         return BinanceUsdmBookSync(instrument.name)
@@ -333,4 +340,7 @@ if TYPE_CHECKING:
 
     def _conforms(dialect: BinanceUsdmDialect) -> PerpDialect[Credentials]:
         """mypy proves here, in every ``mypy --strict clobactors`` run, that the class fits the protocol."""
+        return dialect
+
+    def _live(dialect: BinanceUsdmDialect) -> LiveSubscriptions:
         return dialect
