@@ -20,7 +20,7 @@ import attrs
 import trio
 
 from clobactors.errors import ExchangeError, TransportTimeout
-from clobactors.exchanges.standard import Control, ControlKind, Subscription
+from clobactors.exchanges.standard import Control, ControlKind, OutgoingFrame, Subscription
 
 __all__ = ["AckWaiter", "AckWaiters", "FrameMaker", "RequestIds", "pace"]
 
@@ -28,7 +28,7 @@ __all__ = ["AckWaiter", "AckWaiters", "FrameMaker", "RequestIds", "pace"]
 _PACE_MARGIN: Final = 0.01
 
 #: Frames for these subscriptions, numbered upwards from the request id given.
-FrameMaker = Callable[[Sequence[Subscription], int], Sequence[bytes]]
+FrameMaker = Callable[[Sequence[Subscription], int], Sequence[OutgoingFrame]]
 
 
 @final
@@ -38,7 +38,7 @@ class RequestIds:
 
     _next: int = 1
 
-    def frames(self, make: FrameMaker, subscriptions: Sequence[Subscription]) -> tuple[int, Sequence[bytes]]:
+    def frames(self, make: FrameMaker, subscriptions: Sequence[Subscription]) -> tuple[int, Sequence[OutgoingFrame]]:
         """``(first id, frames)`` for ``subscriptions``; the ids they use are never handed out again."""
         first = self._next
         frames = make(subscriptions, first)

@@ -54,6 +54,7 @@ from clobactors.ratelimit import Cost, Pool
 from clobactors.rules import InstrumentRules
 
 __all__ = [
+    "OutgoingFrame",
     "BookSync",
     "Channel",
     "Control",
@@ -120,6 +121,9 @@ class Control:
 
 MarketFrame: TypeAlias = Sequence[MarketEvent | Control]
 UserFrame: TypeAlias = Sequence[AccountEvent | Control]
+#: A frame a dialect builds to send: ``str`` goes out as a WebSocket text frame, ``bytes`` as a binary one. JSON
+#: protocols (Binance's among them: its documentation and clients send JSON text) build ``str``.
+OutgoingFrame: TypeAlias = str | bytes
 
 
 @final
@@ -192,9 +196,13 @@ class LiveSubscriptions(Protocol):
     #: Frames we may send per second on one market connection (the sender paces itself below it).
     max_frames_per_second: int
 
-    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]: ...
+    def live_subscribe_frames(
+        self, subscriptions: Sequence[Subscription], request_id: int
+    ) -> Sequence[OutgoingFrame]: ...
 
-    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]: ...
+    def live_unsubscribe_frames(
+        self, subscriptions: Sequence[Subscription], request_id: int
+    ) -> Sequence[OutgoingFrame]: ...
 
 
 class UserStreamAuth(enum.StrEnum):
@@ -267,7 +275,7 @@ class SpotDialect(Protocol[C]):
         """
         ...
 
-    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
+    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[OutgoingFrame]:
         """Frames to send after connecting (empty when the URL carries the subscriptions)."""
         ...
 
@@ -297,7 +305,7 @@ class SpotDialect(Protocol[C]):
     #: Seconds between listen-key keepalives.
     listen_key_interval: float
 
-    def user_stream_login_frames(self, credentials: C, now_ms: int, request_id: int) -> Sequence[bytes]:
+    def user_stream_login_frames(self, credentials: C, now_ms: int, request_id: int) -> Sequence[OutgoingFrame]:
         """Signed frames that authenticate and subscribe the user stream (SIGNED_FRAME auth only)."""
         ...
 

@@ -14,7 +14,7 @@ from clobactors.errors import ExchangeError, TransportTimeout
 from clobactors.exchanges.binance.dialect import BinanceSpotDialect
 from clobactors.exchanges.binance_usdm.dialect import BinanceUsdmDialect
 from clobactors.exchanges.standard import Channel, Control, ControlKind, LiveSubscriptions, Subscription
-from clobactors.model import Instrument
+from clobactors.model import Instrument, InstrumentKind
 
 
 def test_request_ids_skip_every_id_a_multi_frame_change_used() -> None:
@@ -66,4 +66,21 @@ def test_both_binance_dialects_speak_live_subscriptions() -> None:
     assert (spot.max_frames_per_second, usdm.max_frames_per_second) == (5, 10)
     perp = Instrument.perpetual("binance_usdm", "BTC", "USDT", "BTCUSDT")
     (frame,) = usdm.live_unsubscribe_frames([Subscription(Channel.BOOK, perp)], 12)
-    assert frame == b'{"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms"],"id":12}'
+    assert frame == '{"method":"UNSUBSCRIBE","params":["btcusdt@depth@100ms"],"id":12}'  # JSON text: a text frame
+
+
+def test_binance_frames_are_json_text() -> None:
+    """Binance's protocol is JSON text (its documentation and clients send text frames): every frame its
+    dialects build to send is a ``str``, which the WebSocket client sends as a text frame, never binary."""
+    spot, usdm = BinanceSpotDialect.for_environment(), BinanceUsdmDialect.for_environment()
+    perp = Instrument.perpetual("binance_usdm", "BTC", "USDT", "BTCUSDT")
+    spot_pair = Instrument(exchange="binance", kind=InstrumentKind.SPOT, base="BTC", quote="USDT", symbol="BTCUSDT")
+    frames = [
+        *spot.subscribe_frames([Subscription(Channel.BOOK, spot_pair)], 1),
+        *spot.live_subscribe_frames([Subscription(Channel.TRADES, spot_pair)], 2),
+        *spot.live_unsubscribe_frames([Subscription(Channel.TRADES, spot_pair)], 3),
+        *usdm.subscribe_frames([Subscription(Channel.BOOK, perp)], 4),
+        *usdm.live_subscribe_frames([Subscription(Channel.BOOK, perp)], 5),
+        *usdm.live_unsubscribe_frames([Subscription(Channel.BOOK, perp)], 6),
+    ]
+    assert len(frames) >= 4 and all(isinstance(f, str) for f in frames)  # connect-time: streams in the URL

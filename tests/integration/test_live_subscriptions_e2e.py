@@ -201,9 +201,9 @@ class RefusingDialect:
     def __getattr__(self, attr: str) -> Any:
         return getattr(self._inner, attr)
 
-    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[str]:
         frames = self._inner.live_subscribe_frames(subscriptions, request_id)
-        return [f.replace(b"ethusdt@trade", b"ethusdt@trades!") for f in frames]
+        return [f.replace("ethusdt@trade", "ethusdt@trades!") for f in frames]
 
 
 async def test_a_refused_live_subscribe_fails_the_request_and_leaves_nothing(

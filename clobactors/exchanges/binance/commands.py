@@ -388,18 +388,18 @@ def stream_names(subscriptions: Sequence[Subscription], *, depth_speed_ms: int) 
     return list(names)
 
 
-def stream_frames(method: str, streams: Sequence[str], request_id: int) -> list[bytes]:
+def stream_frames(method: str, streams: Sequence[str], request_id: int) -> list[str]:
     """``SUBSCRIBE`` / ``UNSUBSCRIBE`` frames, :data:`MAX_STREAMS_PER_FRAME` streams each, ids counting up
     from ``request_id`` (web-socket-streams.md § Live Subscribing/Unsubscribing to streams)."""
     return [
-        w.encode(w.StreamRequest(method=method, params=tuple(streams[i : i + MAX_STREAMS_PER_FRAME]), id=n))
+        w.encode(w.StreamRequest(method=method, params=tuple(streams[i : i + MAX_STREAMS_PER_FRAME]), id=n)).decode()
         for n, i in enumerate(range(0, len(streams), MAX_STREAMS_PER_FRAME), start=request_id)
     ]
 
 
 def user_subscribe_frame(
     credentials: signing.Credentials, *, now_ms: int, request_id: int, recv_window: int | None
-) -> bytes:
+) -> str:
     """``userDataStream.subscribe.signature`` with ``apiKey``, ``recvWindow``, ``timestamp``, ``signature``."""
     params = signing.sign_ws_params({}, credentials, timestamp=now_ms, recv_window=recv_window)
-    return w.encode(w.WsApiRequest(id=request_id, method=USER_SUBSCRIBE_METHOD, params=params))
+    return w.encode(w.WsApiRequest(id=request_id, method=USER_SUBSCRIBE_METHOD, params=params)).decode()

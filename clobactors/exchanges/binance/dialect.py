@@ -171,12 +171,12 @@ class BinanceSpotDialect(BinanceDialectMixin):
         names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
         return self.endpoints.combined_stream_url(names)
 
-    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[str]:
         """``SUBSCRIBE`` frames adding streams to an open connection (ids from ``request_id`` upwards)."""
         names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
         return commands.stream_frames("SUBSCRIBE", names, request_id)
 
-    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[str]:
         names = commands.stream_names(subscriptions, depth_speed_ms=self.depth_speed_ms)
         return commands.stream_frames("UNSUBSCRIBE", names, request_id)
 
@@ -206,7 +206,7 @@ class BinanceSpotDialect(BinanceDialectMixin):
     def listen_key_keepalive_request(self, credentials: Credentials, listen_key: str) -> HttpRequestSpec:
         return commands.listen_key_keepalive(credentials, listen_key)
 
-    def user_stream_login_frames(self, credentials: Credentials, now_ms: int, request_id: int) -> Sequence[bytes]:
+    def user_stream_login_frames(self, credentials: Credentials, now_ms: int, request_id: int) -> Sequence[str]:
         """One signed ``userDataStream.subscribe.signature`` frame (SIGNED_FRAME); none for LISTEN_KEY."""
         if self.user_stream_auth is not UserStreamAuth.SIGNED_FRAME:
             return ()

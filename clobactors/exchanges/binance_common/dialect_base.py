@@ -45,7 +45,7 @@ class VenueCommands(Protocol):
     def server_time(self) -> HttpRequestSpec: ...
     def depth(self, instrument: Instrument, levels: int, /) -> HttpRequestSpec: ...
     def listen_key_create(self, credentials: Credentials, /) -> HttpRequestSpec: ...
-    def stream_frames(self, method: str, streams: Sequence[str], request_id: int, /) -> list[bytes]: ...
+    def stream_frames(self, method: str, streams: Sequence[str], request_id: int, /) -> list[str]: ...
 
     def cancel_order(
         self,
@@ -167,7 +167,7 @@ class BinanceDialectMixin:
 
     # -- market data ---------------------------------------------------------------------------------
 
-    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[bytes]:
+    def subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> Sequence[str]:
         """Empty: the combined-stream URL (``market_stream_url``) carries the subscriptions."""
         return ()
 

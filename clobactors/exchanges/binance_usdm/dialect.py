@@ -213,12 +213,12 @@ class BinanceUsdmDialect(BinanceDialectMixin):
             subscriptions, depth_speed_ms=self.depth_speed_ms, mark_speed_ms=self.mark_speed_ms
         )
 
-    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+    def live_subscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[str]:
         """``SUBSCRIBE`` frames adding streams to an open connection (§ Live Subscribing/Unsubscribing)."""
         names = self._stream_names(subscriptions)
         return commands.stream_frames("SUBSCRIBE", names, request_id)
 
-    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[bytes]:
+    def live_unsubscribe_frames(self, subscriptions: Sequence[Subscription], request_id: int) -> list[str]:
         """``UNSUBSCRIBE`` frames taking streams off an open connection (same section)."""
         names = self._stream_names(subscriptions)
         return commands.stream_frames("UNSUBSCRIBE", names, request_id)
@@ -246,7 +246,7 @@ class BinanceUsdmDialect(BinanceDialectMixin):
     def listen_key_close_request(self, credentials: Credentials) -> HttpRequestSpec:
         return commands.listen_key_close(credentials)
 
-    def user_stream_login_frames(self, credentials: Credentials, now_ms: int, request_id: int) -> Sequence[bytes]:
+    def user_stream_login_frames(self, credentials: Credentials, now_ms: int, request_id: int) -> Sequence[str]:
         """None: the listen key in the URL authenticates the stream."""
         return ()
 

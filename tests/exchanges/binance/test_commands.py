@@ -249,6 +249,7 @@ def test_user_stream_signed_frame() -> None:
     assert dialect.user_stream_auth is UserStreamAuth.SIGNED_FRAME
     assert dialect.user_stream_url() == "wss://ws-api.binance.com:443/ws-api/v3"
     (frame,) = dialect.user_stream_login_frames(CREDENTIALS, DOC_TIMESTAMP, 3)
+    assert isinstance(frame, str)  # JSON text, sent as a text frame
     request = json.loads(frame)
     assert request["id"] == 3 and request["method"] == "userDataStream.subscribe.signature"
     params = request["params"]
