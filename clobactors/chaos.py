@@ -9,6 +9,10 @@ compares the session with the simulator (books, orders, fills, balances). Afterw
 judged by :mod:`clobactors.chaos_recovery` and the run prints one row per fault kind: injected, recovered,
 absorbed (no visible disruption), time to recover (median, max), then the invariant violations.
 
+With ``requote=RequoteMode.AMEND`` (``--requote amend``) the market makers move their quotes with ModifyOrder
+instead of cancel + place, and a generated schedule adds faults aimed at the exchange's modify route
+(:data:`MODIFY_ROUTES`: lost answers, 5xx, timeouts, refusals), so the amendment path heals under faults too.
+
 Time is virtual: run it under trio's ``MockClock`` (the CLI does), and ``--seconds 600`` of exchange time pass
 in a few seconds of wall time with the timeouts, heartbeats and backoffs the session uses in production. The
 session's wall clock is pinned to the virtual clock, so signatures carry the simulator's time.
@@ -17,6 +21,7 @@ session's wall clock is pinned to the virtual clock, so signatures carry the sim
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 import time
@@ -32,11 +37,21 @@ from clobactors.chaos_harness import QuietPoint, StrategyFactories, market_maker
 from clobactors.chaos_recovery import KindFigures, Recovery, kind_figures
 from clobactors.errors import ClobactorsError, ConfigError
 from clobactors.invariants import Violation
-from clobactors.sim.faults import FaultKind, FaultPlan
+from clobactors.sim.faults import FaultKind, FaultPlan, FaultRule
+from clobactors.strategies.market_making import MarketMaker, MarketMakerStatistics, RequoteMode
 
-__all__ = ["ChaosReport", "add_chaos_parser", "parse_kinds", "run_chaos"]
+__all__ = ["AMEND_FAULT_KINDS", "MODIFY_ROUTES", "ChaosReport", "add_chaos_parser", "amend_faults", "parse_kinds",
+           "parse_requote", "run_chaos"]  # fmt: skip
 
 logger: Final = logging.getLogger(__name__)
+
+#: Simulator face -> the route its ModifyOrder takes: USD-M amends in place (§ Trade › Modify Order), spot
+#: cancel-replaces (§ Trading endpoints › Cancel an Existing Order and Send a New Order).
+MODIFY_ROUTES: Final = {"binance-usdm": "PUT /fapi/v1/order", "binance": "POST /api/v3/order/cancelReplace"}
+#: Kinds a generated amend schedule also aims at the modify route: what can go wrong with one request.
+AMEND_FAULT_KINDS: Final = (FaultKind.LOST_ACK, FaultKind.HTTP_5XX, FaultKind.HTTP_TIMEOUT, FaultKind.REJECT_ORDER)
+#: Seconds between amend-route faults on average (on top of the every-15-seconds general schedule).
+_AMEND_FAULT_GAP: Final = 45.0
 
 
 @final
@@ -51,6 +66,9 @@ class ChaosReport:
     quiet_points: tuple[QuietPoint, ...]
     skipped: int
     summary: tuple[str, ...]
+    requote: RequoteMode = RequoteMode.CANCEL_PLACE
+    #: The default market makers' statistics, one per incarnation (empty with your own strategies).
+    makers: tuple[MarketMakerStatistics, ...] = ()
 
     @property
     def violations(self) -> tuple[Violation, ...]:
@@ -83,6 +101,16 @@ class ChaosReport:
         for recovery in self.unrecovered:
             f = recovery.fault
             out.append(f"  NOT RECOVERED {f.kind.value} at {f.at:.3f}s on {f.target}")
+        if self.makers:
+            def count(field: Callable[[MarketMakerStatistics], int]) -> int:
+                return sum(field(m) for m in self.makers)
+
+            out.append(
+                f"market makers ({self.requote.value}): requotes {count(lambda m: m.requotes)}, placed "
+                f"{count(lambda m: m.quotes_placed)}, cancelled {count(lambda m: m.quotes_cancelled)}, amends "
+                f"{count(lambda m: m.amends)}, amend fallbacks {count(lambda m: m.amend_fallbacks)}, fills "
+                f"{count(lambda m: m.fills)}, errors {count(lambda m: m.errors)}"
+            )
         return out
 
 
@@ -101,11 +129,13 @@ async def run_chaos(
     strategies: Callable[[str, Mapping[str, str]], StrategyFactories] | None = market_makers,
     quiet_every: float = 200.0,
     settle: float = 75.0,
+    requote: RequoteMode = RequoteMode.CANCEL_PLACE,
     out: TextIO | None = None,
 ) -> ChaosReport:
-    """Run a session with ``strategies`` (default: a market maker per instrument) against the simulator
-    under ``plan`` (default: :meth:`FaultPlan.generate` over ``kinds``, every kind by default) for
-    ``seconds`` of simulated time, and return (and print to ``out``) the figures.
+    """Run a session with ``strategies`` (default: a market maker per instrument, requoting as ``requote``
+    says) against the simulator under ``plan`` (default: :meth:`FaultPlan.generate` over ``kinds``, every kind
+    by default, plus :func:`amend_faults` when ``requote`` is AMEND) for ``seconds`` of simulated time, and
+    return (and print to ``out``) the figures.
 
     ``strategies(exchange, instruments)`` gets the session's exchange name and the instruments
     (canonical name -> simulator symbol) and returns ``(name, factory)`` pairs, as ``open_session`` takes.
@@ -116,7 +146,14 @@ async def run_chaos(
     checks = [*_frange(quiet_every, seconds), seconds]
     if plan is None:
         quiet = [(t, t + settle + 20.0) for t in checks]
-        plan = FaultPlan.generate(seed, seconds, kinds if kinds is not None else tuple(FaultKind), quiet=quiet)
+        chosen = tuple(kinds) if kinds is not None else tuple(FaultKind)
+        plan = FaultPlan.generate(seed, seconds, chosen, quiet=quiet)
+        if requote is RequoteMode.AMEND:
+            extra = amend_faults(exchange, seed, seconds, chosen, quiet=quiet)
+            plan = FaultPlan(rules=tuple(sorted((*plan.rules, *extra), key=_when)), seed=plan.seed)
+    makers: list[MarketMaker] = []
+    if strategies is market_makers:
+        strategies = functools.partial(market_makers, requote=requote, made=makers)
     points: list[QuietPoint] = []
     async with open_chaos(plan, exchange=exchange, seed=seed, symbols=symbols, strategies=strategies) as chaos:
         for check_at in checks:
@@ -135,6 +172,8 @@ async def run_chaos(
         quiet_points=tuple(points),
         skipped=chaos.injector.log.skipped,
         summary=tuple(chaos.monitor.summary().lines()),
+        requote=requote,
+        makers=tuple(m.statistics() for m in makers),
     )
     if out is not None:
         for line in report.lines():
@@ -144,6 +183,30 @@ async def run_chaos(
             print(f"  {line}", file=out)
         out.flush()
     return report
+
+
+def amend_faults(
+    exchange: str,
+    seed: int,
+    seconds: float,
+    kinds: Iterable[FaultKind] = AMEND_FAULT_KINDS,
+    *,
+    quiet: Sequence[tuple[float, float]] = (),
+) -> tuple[FaultRule, ...]:
+    """Faults of :data:`AMEND_FAULT_KINDS` (those also in ``kinds``) aimed at ``exchange``'s modify route, at
+    seeded times outside the ``quiet`` windows: one every 45 s on average, each kind at least once. The
+    generated schedule's defaults aim lost answers and refusals at the placement route only, and the
+    route-wide kinds hit a modification only by chance."""
+    route = MODIFY_ROUTES.get(exchange)
+    chosen = [k for k in AMEND_FAULT_KINDS if k in set(kinds)]
+    if route is None or not chosen:
+        return ()
+    schedule = FaultPlan.generate(seed, seconds, chosen, mean_gap=_AMEND_FAULT_GAP, start=20.0, quiet=quiet)
+    return tuple(attrs.evolve(rule, target=route) for rule in schedule.rules)
+
+
+def _when(rule: FaultRule) -> tuple[float, str]:
+    return (rule.at or 0.0, rule.kind.value)
 
 
 def _frange(step: float, stop: float) -> Iterable[float]:
@@ -173,6 +236,12 @@ def add_chaos_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     parser.add_argument("--plan", type=Path, help="a TOML fault plan instead of the generated schedule")
     parser.add_argument("--symbols", default="BTCUSDT", help="comma-separated simulator symbols (BTCUSDT,ETHUSDT)")
     parser.add_argument("--quiet-every", type=float, default=200.0, help="seconds between invariant checks")
+    parser.add_argument(
+        "--requote",
+        default="cancel",
+        help="how the market makers move their quotes: cancel (cancel + place, default) or amend (ModifyOrder; "
+        "adds faults on the modify route)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     parser.set_defaults(run=_main)
 
@@ -190,22 +259,35 @@ def parse_kinds(text: str) -> tuple[FaultKind, ...]:
     return tuple(kinds)
 
 
+def parse_requote(text: str) -> RequoteMode:
+    """``--requote``: ``cancel`` (or ``cancel_place``) or ``amend``."""
+    name = text.strip().lower()
+    if name == "cancel":
+        return RequoteMode.CANCEL_PLACE
+    try:
+        return RequoteMode(name)
+    except ValueError:
+        raise ConfigError(f"unknown requote mode {text.strip()!r}; known: cancel, amend") from None
+
+
 def _main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.ERROR, stream=sys.stderr)
     try:
         kinds = parse_kinds(args.faults)
+        requote = parse_requote(args.requote)
         plan = FaultPlan.from_toml(args.plan) if args.plan else None
         symbols = [s.strip().upper() for s in str(args.symbols).split(",") if s.strip()]
         print(
             f"chaos: {args.exchange}, {args.seconds:g} simulated seconds, seed {args.seed}, "
-            f"{'plan ' + str(args.plan) if plan else f'{len(kinds)} fault kinds'} (virtual time)",
+            f"{'plan ' + str(args.plan) if plan else f'{len(kinds)} fault kinds'}, requote {requote.value} "
+            "(virtual time)",
             flush=True,
         )
         started = time.monotonic()
         report = trio.run(
             lambda: run_chaos(
                 exchange=args.exchange, seconds=args.seconds, seed=args.seed, kinds=kinds, plan=plan,
-                symbols=symbols, quiet_every=args.quiet_every, out=sys.stdout,
+                symbols=symbols, quiet_every=args.quiet_every, requote=requote, out=sys.stdout,
             ),
             clock=trio.testing.MockClock(autojump_threshold=0),
         )  # fmt: skip

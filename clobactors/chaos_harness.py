@@ -34,7 +34,7 @@ from clobactors.sim.fault_injector import FaultInjector
 from clobactors.sim.faults import FaultPlan
 from clobactors.sim.records import OrderInfo
 from clobactors.sim.server import PERPETUAL_FACES, Simulator, open_simulator
-from clobactors.strategies.market_making import MarketMaker
+from clobactors.strategies.market_making import MarketMaker, RequoteMode
 
 __all__ = [
     "MARKETS",
@@ -112,14 +112,29 @@ class ChaosHarness:
         )
 
 
-def market_makers(exchange: str, instruments: Mapping[str, str]) -> StrategyFactories:
-    """The default strategies: one market maker per instrument."""
+def market_makers(
+    exchange: str,
+    instruments: Mapping[str, str],
+    *,
+    requote: RequoteMode = RequoteMode.CANCEL_PLACE,
+    made: list[MarketMaker] | None = None,
+) -> StrategyFactories:
+    """The default strategies: one market maker per instrument, requoting as ``requote`` says. Every maker
+    built (restarts included) is appended to ``made``, when given, so a run can read their statistics."""
 
     def maker(instrument: str) -> tuple[str, Callable[[], Actor]]:
         name = f"mm.{instrument}"
-        return name, lambda: MarketMaker(
-            name=name, exchange=exchange, instrument=instrument, size=Decimal("0.01"), half_spread_bps=Decimal("2")
-        )
+
+        def build() -> MarketMaker:
+            actor = MarketMaker(
+                name=name, exchange=exchange, instrument=instrument, size=Decimal("0.01"),
+                half_spread_bps=Decimal("2"), requote=requote,
+            )  # fmt: skip
+            if made is not None:
+                made.append(actor)
+            return actor
+
+        return name, build
 
     return [maker(instrument) for instrument in instruments]
 

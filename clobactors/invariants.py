@@ -5,9 +5,10 @@ recovered from whatever happened must agree with the exchange on four things:
 
 * **books**: every book is fresh (not stale), its levels equal the engine's and its sequence is the
   engine's update id;
-* **orders**: every order the session knows is in the state the exchange has it in (status, filled size);
-  one the exchange never saw is ``rejected``; none is left pending or unknown; the exchange has no open order
-  of ours the session does not know as open;
+* **orders**: every order the session knows is in the state the exchange has it in (status, filled size)
+  and on its terms (limit price, total size: an amendment in place changes them); one the exchange never saw
+  is ``rejected``; none is left pending or unknown; the exchange has no open order of ours the session does
+  not know as open;
 * **fills**: the fills published are the exchange's fills of the account, each exactly once (no loss, no
   duplicate), with the same price and size;
 * **balances**: the order manager's balance view equals the engine's free and locked amounts; on a
@@ -218,7 +219,24 @@ def compare_orders(
                     f"{info.status.value} filled {info.filled_size.normalize():f}",
                 )
             )
+        elif (terms := _terms(update, info)) is not None:
+            out.append(Violation("orders", cid, terms))
     return out + compare_open_orders(orders, open_on_exchange)
+
+
+def _terms(update: OrderUpdate, info: OrderInfo) -> str | None:
+    """How the session's price and total size of an order differ from the exchange's, or None. A market order
+    sized in quote has no base size until it trades (the exchange's ``size`` is what filled), so only its
+    price is compared."""
+    sizes = info.quote_size is None
+    if update.price == info.price and (not sizes or update.size == info.size):
+        return None
+
+    def terms(price: Decimal | None, size: Decimal) -> str:
+        at = "market" if price is None else f"{price.normalize():f}"
+        return f"{size.normalize():f}@{at}" if sizes else at
+
+    return f"terms: session {terms(update.price, update.size)}, exchange {terms(info.price, info.size)}"
 
 
 def compare_open_orders(orders: Mapping[str, OrderUpdate], open_on_exchange: Sequence[OrderInfo]) -> list[Violation]:

@@ -15,30 +15,65 @@ a side when the free quote balance covers that side's initial margin, ``price * 
 checked alone, as either may fill first; the exchange's own margin check stays the final word).
 Requotes happen when the mid has moved by ``requote_bps`` or a quote has ended (filled, cancelled), at most
 once per ``min_requote_interval`` seconds.
+
+A requote moves a resting quote as :class:`RequoteMode` says: ``CANCEL_PLACE`` cancels and places anew;
+``AMEND`` sends one :class:`~clobactors.messages.ModifyOrder` (in place on Binance USD-M, same ids; where the
+order manager cancel-replaces, Binance spot, the maker follows the replacement's id) for a total size of what
+filled plus ``size``, so the quote rests with ``size`` again. A refused amendment falls back: the same terms
+(-5027) leave the quote; an ended order (unknown) is placed anew; any other refusal, or no answer, is cancelled
+and placed anew. An amendment answered with an ended order (a post-only price that would cross cancels it)
+drops the quote and wakes the loop to quote that side afresh. Nothing a strategy may ask the order manager
+names the venue's modification style, so the mode is the caller's choice.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import final
+from typing import Final, final
 
 import attrs
 import trio
 
 from clobactors.actors.actor import Context
 from clobactors.actors.order_messages import GetBalances, GetOpenOrders, GetRules
-from clobactors.errors import ActorUnavailable, ClobactorsError, ConfigError
-from clobactors.messages import Balance, BestBidAsk, CancelOrder, Fill, OrderUpdate, PlaceOrder, SetLeverage
+from clobactors.errors import ActorUnavailable, ClobactorsError, ConfigError, OrderRejected, UnknownOrder
+from clobactors.messages import (
+    Balance,
+    BestBidAsk,
+    CancelOrder,
+    Fill,
+    ModifyOrder,
+    OrderUpdate,
+    PlaceOrder,
+    SetLeverage,
+)
 from clobactors.model import TERMINAL_STATUSES, Instrument, InstrumentKind, OrderType, Side
 from clobactors.rules import InstrumentRules
 
-__all__ = ["MarketMaker", "MarketMakerStatistics"]
+__all__ = ["MarketMaker", "MarketMakerStatistics", "RequoteMode"]
 
 logger = logging.getLogger(__name__)
 
 _BPS = Decimal("0.0001")
+_ZERO = Decimal(0)
+#: Refusals of an amendment that say the order already has the terms asked (Binance USD-M -5027 "No need to
+#: modify the order."): our view of the quote was stale, and nothing needs doing.
+_SAME_TERMS_CODES: Final = frozenset({"-5027"})
+#: How many ended client order ids are remembered, so an answer arriving after the order's end on the bus does
+#: not bring a dead quote back.
+_ENDED_MEMORY: Final = 256
+
+
+class RequoteMode(enum.StrEnum):
+    """How a requote moves a resting quote to its new price and size."""
+
+    #: Cancel the quote, then place a new one: two requests, a new client order id each time.
+    CANCEL_PLACE = "cancel_place"
+    #: Amend the quote with ModifyOrder: one request; in place (same ids) where the venue amends, Binance USD-M.
+    AMEND = "amend"
 
 
 @final
@@ -50,6 +85,25 @@ class MarketMakerStatistics:
     fills: int
     skipped_for_balance: int
     errors: int
+    #: Quotes moved by a ModifyOrder the order manager answered (``RequoteMode.AMEND``).
+    amends: int = 0
+    #: Amendments refused and handled otherwise: left as they were (same terms), placed anew (the order had
+    #: ended) or cancelled and placed anew (any other refusal, or no answer).
+    amend_fallbacks: int = 0
+
+
+@attrs.define
+class _Resting:
+    """One resting quote as the maker last learned it: total ``size`` includes the ``filled`` part."""
+
+    client_order_id: str
+    price: Decimal
+    size: Decimal
+    filled: Decimal = _ZERO
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.size - self.filled
 
 
 @final
@@ -68,13 +122,16 @@ class MarketMaker:
     order_manager: str = ""
     #: Perpetuals only: the leverage set on start, and assumed by the margin check.
     leverage: int = 1
+    #: How a requote moves a resting quote (see the module docstring).
+    requote: RequoteMode = RequoteMode.CANCEL_PLACE
     _perp: bool = attrs.field(init=False, default=False)
     _rules: InstrumentRules | None = attrs.field(init=False, default=None)
     _base: str = attrs.field(init=False, default="")
     _quote: str = attrs.field(init=False, default="")
     _mid: Decimal | None = attrs.field(init=False, default=None)
     _quoted_mid: Decimal | None = attrs.field(init=False, default=None)
-    _quotes: dict[Side, str] = attrs.field(init=False, factory=dict)
+    _quotes: dict[Side, _Resting] = attrs.field(init=False, factory=dict)
+    _ended: dict[str, None] = attrs.field(init=False, factory=dict)
     _free: dict[str, Decimal] = attrs.field(init=False, factory=dict)
     _wake: trio.Event = attrs.field(init=False, factory=trio.Event)
     _placed: int = attrs.field(init=False, default=0)
@@ -83,6 +140,8 @@ class MarketMaker:
     _fills: int = attrs.field(init=False, default=0)
     _skipped: int = attrs.field(init=False, default=0)
     _errors: int = attrs.field(init=False, default=0)
+    _amends: int = attrs.field(init=False, default=0)
+    _amend_fallbacks: int = attrs.field(init=False, default=0)
 
     def __attrs_post_init__(self) -> None:
         if self.size <= 0 or self.half_spread_bps <= 0:
@@ -110,16 +169,23 @@ class MarketMaker:
         leverage = params.get("leverage", 1)
         if not isinstance(leverage, int) or isinstance(leverage, bool):
             raise ConfigError(f"{name}: leverage must be an integer")
+        requote = params.get("requote", RequoteMode.CANCEL_PLACE.value)
+        try:
+            mode = RequoteMode(str(requote))
+        except ValueError:
+            known = ", ".join(m.value for m in RequoteMode)
+            raise ConfigError(f"{name}: requote must be one of {known}, got {requote!r}") from None
         return cls(
             name=name, exchange=exchange, instrument=instrument, size=dec("size", "0.001"),
             half_spread_bps=dec("half_spread_bps", "10"), requote_bps=dec("requote_bps", "2"),
-            min_requote_interval=float(interval), leverage=leverage,
+            min_requote_interval=float(interval), leverage=leverage, requote=mode,
         )
 
     def statistics(self) -> MarketMakerStatistics:
         return MarketMakerStatistics(
-            self._placed, self._cancelled, self._requotes, self._fills, self._skipped, self._errors
-        )
+            self._placed, self._cancelled, self._requotes, self._fills, self._skipped, self._errors,
+            self._amends, self._amend_fallbacks,
+        )  # fmt: skip
 
     async def run(self, ctx: Context, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         market = ctx.subscribe(f"market.{self.exchange}.{self.instrument}")
@@ -149,8 +215,8 @@ class MarketMaker:
                 await self._quote_loop(ctx)
         finally:
             with ctx.shutdown_scope():
-                for cid in list(self._quotes.values()):
-                    await self._cancel(ctx, cid)
+                for resting in list(self._quotes.values()):
+                    await self._cancel(ctx, resting.client_order_id)
 
     async def _read_market(self, market: trio.abc.ReceiveChannel[object]) -> None:
         async for event in market:
@@ -165,14 +231,28 @@ class MarketMaker:
                 self._on_balance(event)
             elif isinstance(event, Fill) and event.instrument == self.instrument:
                 self._fills += 1
-            elif isinstance(event, OrderUpdate) and event.status in TERMINAL_STATUSES:
-                for side, cid in list(self._quotes.items()):
-                    if cid == event.client_order_id:
-                        del self._quotes[side]
-                        self._wake.set()
+            elif isinstance(event, OrderUpdate) and event.instrument == self.instrument:
+                self._on_order(event)
 
     def _on_balance(self, balance: Balance) -> None:
         self._free[balance.asset] = balance.free
+
+    def _on_order(self, update: OrderUpdate) -> None:
+        """Follow our quotes: an end drops the quote and wakes the loop; a live report refreshes its terms (an
+        amendment healed by a report, fills)."""
+        cid = update.client_order_id
+        if update.status in TERMINAL_STATUSES:
+            self._ended[cid] = None
+            if len(self._ended) > _ENDED_MEMORY:
+                del self._ended[next(iter(self._ended))]
+        for side, resting in list(self._quotes.items()):
+            if resting.client_order_id != cid:
+                continue
+            if update.status in TERMINAL_STATUSES:
+                del self._quotes[side]
+                self._wake.set()
+            else:
+                self._quotes[side] = _resting(update, resting.price)
 
     def _needs_requote(self) -> bool:
         if self._mid is None:
@@ -194,22 +274,37 @@ class MarketMaker:
         assert self._rules is not None and self._mid is not None
         mid = self._mid
         self._requotes += 1
-        for cid in list(self._quotes.values()):
-            await self._cancel(ctx, cid)
-        self._quotes.clear()
+        if self.requote is RequoteMode.CANCEL_PLACE:
+            for resting in list(self._quotes.values()):
+                await self._cancel(ctx, resting.client_order_id)
+            self._quotes.clear()
         offset = mid * self.half_spread_bps * _BPS
         size = self._rules.quantize_size(self.size)
         for side, raw_price in ((Side.BUY, mid - offset), (Side.SELL, mid + offset)):
             price = self._rules.quantize_price(raw_price, side)
-            if self._perp:
-                need, asset = price * size / self.leverage, self._quote
-            else:
-                need, asset = (price * size, self._quote) if side is Side.BUY else (size, self._base)
-            if self._free.get(asset, Decimal(0)) < need:
+            current = self._quotes.get(side)
+            if not self._affordable(side, price, size, current):
                 self._skipped += 1
+                if current is not None:  # it cannot move to the new terms: off the book, as cancel+place does
+                    await self._retire(ctx, side, current)
                 continue
-            await self._place(ctx, side, price, size)
+            if current is None:
+                await self._place(ctx, side, price, size)
+            else:
+                await self._amend(ctx, side, current, price, size)
         self._quoted_mid = mid
+
+    def _affordable(self, side: Side, price: Decimal, size: Decimal, current: _Resting | None) -> bool:
+        """Whether the free balance covers a quote of ``size`` at ``price``. On spot, amending ``current``
+        frees what it holds first, so only the difference must be free; a perpetual's free balance is the
+        wallet, which resting orders do not reduce, so each side's whole margin is checked as for a placement."""
+        if self._perp:
+            need, asset = price * size / self.leverage, self._quote
+        else:
+            need, asset = (price * size, self._quote) if side is Side.BUY else (size, self._base)
+            if current is not None:
+                need -= current.price * current.remaining if side is Side.BUY else current.remaining
+        return self._free.get(asset, _ZERO) >= need
 
     async def _place(self, ctx: Context, side: Side, price: Decimal, size: Decimal) -> None:
         command = PlaceOrder(
@@ -224,8 +319,73 @@ class MarketMaker:
             return
         assert isinstance(update, OrderUpdate)
         self._placed += 1
-        if update.status not in TERMINAL_STATUSES:
-            self._quotes[side] = update.client_order_id
+        self._follow(side, "", update, price)
+
+    async def _amend(self, ctx: Context, side: Side, quote: _Resting, price: Decimal, size: Decimal) -> None:
+        """Move ``quote`` to ``price`` with ``size`` left to trade (total: what filled plus ``size``)."""
+        total = quote.filled + size
+        if (price, total) == (quote.price, quote.size):
+            return  # already there
+        cid = quote.client_order_id
+        command = ModifyOrder(
+            exchange=self.exchange, instrument=self.instrument, client_order_id=cid, new_price=price, new_size=total
+        )
+        try:
+            update = await ctx.ask(self.order_manager, command)
+        except OrderRejected as exc:
+            self._amend_fallbacks += 1
+            if exc.code in _SAME_TERMS_CODES:
+                logger.info("%s: %s quote %s already at %s", self.name, side.value, cid, price)
+                if self._quotes.get(side) is quote:
+                    quote.price, quote.size = price, total
+                return
+            await self._replace(ctx, side, quote, price, size, exc)
+            return
+        except UnknownOrder as exc:
+            self._amend_fallbacks += 1
+            logger.info("%s: %s quote %s ended before its amendment: %s", self.name, side.value, cid, exc)
+            self._drop(side, cid)  # its real end comes on the bus; quote the side afresh
+            await self._place(ctx, side, price, size)
+            return
+        except (ClobactorsError, ActorUnavailable) as exc:
+            self._amend_fallbacks += 1
+            await self._replace(ctx, side, quote, price, size, exc)
+            return
+        assert isinstance(update, OrderUpdate)
+        self._amends += 1
+        self._follow(side, cid, update, price)
+
+    async def _replace(
+        self, ctx: Context, side: Side, quote: _Resting, price: Decimal, size: Decimal, why: Exception
+    ) -> None:
+        """The fallback of a refused (or unanswered) amendment: cancel the quote, place a new one."""
+        logger.info("%s: amendment of %s refused (%s): cancel and place", self.name, quote.client_order_id, why)
+        await self._retire(ctx, side, quote)
+        await self._place(ctx, side, price, size)
+
+    async def _retire(self, ctx: Context, side: Side, quote: _Resting) -> None:
+        """Cancel ``quote`` and stop following it (a failed cancel leaves it to the order manager)."""
+        await self._cancel(ctx, quote.client_order_id)
+        self._drop(side, quote.client_order_id)
+
+    def _drop(self, side: Side, client_order_id: str) -> None:
+        current = self._quotes.get(side)
+        if current is not None and current.client_order_id == client_order_id:
+            del self._quotes[side]
+
+    def _follow(self, side: Side, previous: str, update: OrderUpdate, price: Decimal) -> None:
+        """Record the order ``update`` answers for ``side`` (a placement's, or an amendment's: ``previous`` is
+        the quote amended) as its quote, unless it has ended, here or already on the bus. An amended quote that
+        ended (a post-only price that would cross cancels it) wakes the loop to quote the side afresh."""
+        if previous and previous != update.client_order_id:
+            self._drop(side, previous)  # cancel-replaced: the original is gone, the replacement follows
+        if update.status in TERMINAL_STATUSES or update.client_order_id in self._ended:
+            self._drop(side, update.client_order_id)
+            if previous:
+                logger.info("%s: %s quote %s %s when amended", self.name, side.value, previous, update.status.value)
+                self._wake.set()
+            return
+        self._quotes[side] = _resting(update, price)
 
     async def _cancel(self, ctx: Context, client_order_id: str) -> None:
         command = CancelOrder(exchange=self.exchange, instrument=self.instrument, client_order_id=client_order_id)
@@ -235,3 +395,9 @@ class MarketMaker:
         except (ClobactorsError, ActorUnavailable) as exc:
             self._errors += 1
             logger.info("%s: cancel of %s failed: %s", self.name, client_order_id, exc)
+
+
+def _resting(update: OrderUpdate, price: Decimal) -> _Resting:
+    """The quote ``update`` reports (``price`` where it states none)."""
+    terms = price if update.price is None else update.price
+    return _Resting(update.client_order_id, terms, update.size, update.filled_size)
