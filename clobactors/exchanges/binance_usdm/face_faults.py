@@ -83,12 +83,13 @@ class BinanceUsdmFaultVocabulary(BinanceFaultTopics):
                 )
 
     def order_client_id(self, request: HttpRequest) -> str | None:
-        """§ Trade › New Order (``newClientOrderId``), Cancel Order and Query Order (``origClientOrderId``).
+        """§ Trade › New Order (``newClientOrderId``), Cancel Order, Modify Order and Query Order
+        (``origClientOrderId``).
 
         A query counts: the USD-M session resolves an order of unknown outcome over REST, so a fault on that
         query heals when the order's state is known (an order probe), not at the route's next success, which
         may never come once the order is resolved another way (its user stream event)."""
-        if request.path != urls.ORDER or request.method not in ("POST", "DELETE", "GET"):
+        if request.path != urls.ORDER or request.method not in ("POST", "DELETE", "GET", "PUT"):
             return None
         params = request_params(request)
         return params.get("newClientOrderId") if request.method == "POST" else params.get("origClientOrderId")
