@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Final, final
 
 import attrs
@@ -57,18 +57,18 @@ from clobactors.messages import (
     PlaceOrder,
     SetLeverage,
 )
-from clobactors.model import TERMINAL_STATUSES, Instrument, InstrumentKind, OrderType, Side, TimeInForce
+from clobactors.model import TERMINAL_STATUSES, OrderType, Side, TimeInForce
 from clobactors.rules import InstrumentRules
 from clobactors.strategies.cross_exchange_pricing import (
     Fees,
     HedgeLedger,
     HedgePlan,
-    affordable_size,
     exposure_room,
     protective_price,
     quote_price,
     quote_size,
 )
+from clobactors.strategies.cross_exchange_state import CrossExchangeStatistics, Quote, StrategyParams, Venue
 
 __all__ = ["CrossExchangeMaker", "CrossExchangeStatistics"]
 
@@ -81,139 +81,6 @@ _ZERO: Final = Decimal(0)
 _PARKED_IDS: Final = 256
 #: Retries of a failed hedge: 0.25 s doubling to 5 s, up to 10 % shorter at random.
 _HEDGE_BACKOFF: Final = Backoff(initial=0.25, factor=2.0, max=5.0, jitter=0.1)
-
-
-@final
-@attrs.frozen
-class CrossExchangeStatistics:
-    """Counters of one :class:`CrossExchangeMaker`, with its exposure (base units, long positive) now."""
-
-    quotes_placed: int
-    quotes_cancelled: int
-    requotes: int
-    maker_fills: int
-    #: Hedge orders placed, those that filled (in part or whole), and refused or empty attempts (retried).
-    hedges_placed: int
-    hedge_fills: int
-    hedge_failures: int
-    maker_volume: Decimal
-    hedge_volume: Decimal
-    #: Maker fills minus hedge fills, and the signed size of hedges sent and not ended.
-    exposure: Decimal
-    in_flight: Decimal
-    #: Not quoting now for a stale book or a down user stream (also before both books first synced), and how
-    #: many times quoting stopped so after it had started.
-    paused: bool
-    pauses: int
-    skipped_for_balance: int
-    skipped_for_exposure: int
-    skipped_for_depth: int
-    errors: int
-
-
-@final
-@attrs.define
-class _Venue:
-    """One side of the trade: a market, its rules, its live book and the free balances of its exchange."""
-
-    exchange: str
-    instrument: str
-    perpetual: bool
-    base: str
-    #: The quote asset; on a perpetual, the margin (settle) asset.
-    quote: str
-    rules: InstrumentRules | None = None
-    view: BookView | None = None
-    free: dict[str, Decimal] = attrs.field(factory=dict)
-
-    @classmethod
-    def of(cls, exchange: str, instrument: str) -> _Venue:
-        kind, base, quote, settle = Instrument.parse_name(instrument)
-        perpetual = kind is InstrumentKind.PERPETUAL
-        return cls(exchange, instrument, perpetual, base, settle if perpetual else quote)
-
-    @property
-    def orders(self) -> str:
-        return f"{self.exchange}.orders"
-
-    @property
-    def books(self) -> str:
-        return f"{self.exchange}.books"
-
-    def minimum(self, price: Decimal) -> Decimal:
-        """Smallest order the rules take at ``price``: the minimum size, and the minimum notional in lots."""
-        assert self.rules is not None
-        rules, floor = self.rules, self.rules.min_size
-        if rules.min_notional and price > 0:
-            floor = max(floor, _ceil_to(rules.min_notional / price, rules.lot_size))
-        return floor
-
-    def affordable(self, side: Side, price: Decimal, fee: Decimal, leverage: int) -> Decimal:
-        return affordable_size(
-            side, perpetual=self.perpetual, base_free=self.free.get(self.base, _ZERO),
-            quote_free=self.free.get(self.quote, _ZERO), price=price, fee=fee, leverage=leverage,
-        )  # fmt: skip
-
-
-def _ceil_to(value: Decimal, step: Decimal) -> Decimal:
-    if step == 0:
-        return value
-    return (value / step).to_integral_value(rounding=ROUND_CEILING) * step
-
-
-@final
-@attrs.frozen
-class _Params:
-    """Typed reads of a strategy's config parameters (decimals as strings, so they stay exact)."""
-
-    name: str
-    params: Mapping[str, object]
-
-    def text(self, key: str) -> str:
-        value = self.params.get(key)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{self.name}: parameter {key!r} is required (a string)")
-        return value
-
-    def dec(self, key: str, default: str) -> Decimal:
-        value = self.params.get(key, default)
-        if not isinstance(value, (str, int)) or isinstance(value, bool):
-            raise ConfigError(f"{self.name}: parameter {key!r} must be a decimal string")
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            raise ConfigError(f"{self.name}: parameter {key!r} is not a decimal: {value!r}") from None
-        if not number.is_finite():
-            raise ConfigError(f"{self.name}: parameter {key!r} must be finite")
-        return number
-
-    def integer(self, key: str, default: int) -> int:
-        value = self.params.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ConfigError(f"{self.name}: parameter {key!r} must be an integer")
-        return value
-
-    def seconds(self, key: str, default: float) -> float:
-        value = self.params.get(key, default)
-        if not isinstance(value, (int, float, str)) or isinstance(value, bool):
-            raise ConfigError(f"{self.name}: {key} must be a number of seconds")
-        return float(value)
-
-    def order_type(self, key: str) -> OrderType:
-        value = self.params.get(key, "limit")
-        if value not in ("limit", "market"):
-            raise ConfigError(f"{self.name}: {key} must be 'limit' (IOC) or 'market'")
-        return OrderType(str(value))
-
-
-@final
-@attrs.frozen
-class _Quote:
-    client_order_id: str
-    price: Decimal
-    size: Decimal
-    #: The hedge mid it was priced at.
-    reference: Decimal
 
 
 @final
@@ -241,12 +108,12 @@ class CrossExchangeMaker:
     hedge_backoff: Backoff = _HEDGE_BACKOFF
     #: Perpetual venues only: the leverage set on start and assumed by the margin checks.
     leverage: int = 1
-    _maker: _Venue = attrs.field(init=False)
-    _hedge: _Venue = attrs.field(init=False)
+    _maker: Venue = attrs.field(init=False)
+    _hedge: Venue = attrs.field(init=False)
     _fees: Fees = attrs.field(init=False)
     _limit: Decimal = attrs.field(init=False)
     _ledger: HedgeLedger = attrs.field(init=False, factory=HedgeLedger)
-    _quotes: dict[Side, _Quote] = attrs.field(init=False, factory=dict)
+    _quotes: dict[Side, Quote] = attrs.field(init=False, factory=dict)
     #: Our maker orders not known to have ended (quotes, and quotes being cancelled): their fills are hedged.
     _own: set[str] = attrs.field(init=False, factory=set)
     _parked: OrderedDict[str, list[Fill | OrderUpdate]] = attrs.field(init=False, factory=OrderedDict)
@@ -270,8 +137,8 @@ class CrossExchangeMaker:
         if self._limit <= 0:
             raise ConfigError(f"{self.name}: max_unhedged must be positive")
         self._fees = Fees(maker=self.maker_fee, hedge=self.hedge_fee)
-        self._maker = _Venue.of(self.exchange, self.instrument)
-        self._hedge = _Venue.of(self.hedge_exchange, self.hedge_instrument)
+        self._maker = Venue.of(self.exchange, self.instrument)
+        self._hedge = Venue.of(self.hedge_exchange, self.hedge_instrument)
         if (self._maker.exchange, self._maker.instrument) == (self._hedge.exchange, self._hedge.instrument):
             raise ConfigError(f"{self.name}: the maker and hedge markets must differ")
 
@@ -281,7 +148,7 @@ class CrossExchangeMaker:
     ) -> CrossExchangeMaker:
         """Build from config parameters: ``hedge_exchange`` and ``hedge_instrument`` are required, the rest
         default as the class does (``max_unhedged`` "0" or absent: ``size``)."""
-        p = _Params(name, params)
+        p = StrategyParams(name, params)
         return cls(
             name=name, exchange=exchange, instrument=instrument, hedge_exchange=p.text("hedge_exchange"),
             hedge_instrument=p.text("hedge_instrument"), size=p.dec("size", "0.001"),
@@ -348,7 +215,7 @@ class CrossExchangeMaker:
                     self._ledger.in_flight,
                 )  # fmt: skip
 
-    async def _load(self, ctx: Context, venue: _Venue) -> None:
+    async def _load(self, ctx: Context, venue: Venue) -> None:
         rules = await ctx.ask(venue.orders, GetRules(instrument=venue.instrument))
         assert isinstance(rules, InstrumentRules)
         venue.rules = rules
@@ -364,7 +231,7 @@ class CrossExchangeMaker:
         for balance in balances.values():
             self._on_balance(balance)
 
-    async def _refresh_view(self, ctx: Context, venue: _Venue) -> None:
+    async def _refresh_view(self, ctx: Context, venue: Venue) -> None:
         try:
             view = await ctx.ask(venue.books, GetBook(venue.instrument))
         except ClobactorsError as exc:  # the feed is restarting: its FeedSynced brings us back here
@@ -563,7 +430,7 @@ class CrossExchangeMaker:
         cid = update.client_order_id
         self._own.add(cid)
         if update.status not in TERMINAL_STATUSES:
-            self._quotes[side] = _Quote(cid, price, size, mid)
+            self._quotes[side] = Quote(cid, price, size, mid)
         for event in self._claim(cid):
             if cid in self._own:
                 self._on_maker_event(event)
