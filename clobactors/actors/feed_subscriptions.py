@@ -23,6 +23,8 @@ RemoveInstruments`; :mod:`clobactors.actors.book_feed` owns the sockets. Changes
   is sent live (or the socket reopened) before the connection counts as subscribed.
 * **Restarts.** With a :class:`FeedRoster` shared with the feed's factory, the next incarnation starts with
   the instruments carried when the last one stopped.
+
+The roster and statistics records live in :mod:`clobactors.actors.feed_records` (re-exported here).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from clobactors.actors.book_view import (
     price_decimals_for_tick,
 )
 from clobactors.actors.feed_plan import ConnectionPlan, PlanChange
+from clobactors.actors.feed_records import FeedRoster, SubscriptionCounts, SubscriptionStatistics
 from clobactors.actors.feed_wire import AckWaiter, AckWaiters, FrameMaker, RequestIds, pace
 from clobactors.book import L2Book
 from clobactors.errors import ConfigError, ExchangeError, TransportError
@@ -59,38 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["FeedRoster", "FeedSubscriptions", "SubscriptionStatistics"]
 
 logger: Final = logging.getLogger(__name__)
-
-@final
-@attrs.define
-class FeedRoster:
-    """The instruments a feed carries now, shared with the factory of its next incarnation (see module doc)."""
-
-    instruments: tuple[str, ...]
-
-
-@final
-@attrs.frozen
-class SubscriptionStatistics:
-    """Runtime changes of one feed incarnation."""
-
-    added: int
-    removed: int
-    live_frames: int
-    refused: int
-    reopens: int
-    connections_opened: int
-    connections_closed: int
-
-
-@attrs.define
-class _Counts:
-    added: int = 0
-    removed: int = 0
-    frames: int = 0
-    refused: int = 0
-    reopens: int = 0
-    opened: int = 0
-    closed: int = 0
 
 
 @final
@@ -118,7 +89,7 @@ class FeedSubscriptions:
     _open: Callable[[BookGroup], Awaitable[None]] | None = attrs.field(init=False, default=None)
     _keeper: BookKeeper | None = attrs.field(init=False, default=None)
     _quiet_after: float = attrs.field(init=False, default=0.0)
-    _counts: _Counts = attrs.field(init=False, factory=_Counts)
+    _counts: SubscriptionCounts = attrs.field(init=False, factory=SubscriptionCounts)
 
     # -- setup ----------------------------------------------------------------------------------------------
 

@@ -23,12 +23,12 @@ filled plus ``size``, so the quote rests with ``size`` again. A refused amendmen
 (-5027) leave the quote; an ended order (unknown) is placed anew; any other refusal, or no answer, is cancelled
 and placed anew. An amendment answered with an ended order (a post-only price that would cross cancels it)
 drops the quote and wakes the loop to quote that side afresh. Nothing a strategy may ask the order manager
-names the venue's modification style, so the mode is the caller's choice.
+names the venue's modification style, so the mode is the caller's choice. The requote vocabulary (the mode, the
+resting-quote record) lives in :mod:`clobactors.strategies.market_making_requote`.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
@@ -52,6 +52,7 @@ from clobactors.messages import (
 )
 from clobactors.model import TERMINAL_STATUSES, Instrument, InstrumentKind, OrderType, Side
 from clobactors.rules import InstrumentRules
+from clobactors.strategies.market_making_requote import SAME_TERMS_CODES, RequoteMode, Resting, resting_quote
 
 __all__ = ["MarketMaker", "MarketMakerStatistics", "RequoteMode"]
 
@@ -59,21 +60,9 @@ logger = logging.getLogger(__name__)
 
 _BPS = Decimal("0.0001")
 _ZERO = Decimal(0)
-#: Refusals of an amendment that say the order already has the terms asked (Binance USD-M -5027 "No need to
-#: modify the order."): our view of the quote was stale, and nothing needs doing.
-_SAME_TERMS_CODES: Final = frozenset({"-5027"})
 #: How many ended client order ids are remembered, so an answer arriving after the order's end on the bus does
 #: not bring a dead quote back.
 _ENDED_MEMORY: Final = 256
-
-
-class RequoteMode(enum.StrEnum):
-    """How a requote moves a resting quote to its new price and size."""
-
-    #: Cancel the quote, then place a new one: two requests, a new client order id each time.
-    CANCEL_PLACE = "cancel_place"
-    #: Amend the quote with ModifyOrder: one request; in place (same ids) where the venue amends, Binance USD-M.
-    AMEND = "amend"
 
 
 @final
@@ -90,20 +79,6 @@ class MarketMakerStatistics:
     #: Amendments refused and handled otherwise: left as they were (same terms), placed anew (the order had
     #: ended) or cancelled and placed anew (any other refusal, or no answer).
     amend_fallbacks: int = 0
-
-
-@attrs.define
-class _Resting:
-    """One resting quote as the maker last learned it: total ``size`` includes the ``filled`` part."""
-
-    client_order_id: str
-    price: Decimal
-    size: Decimal
-    filled: Decimal = _ZERO
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.size - self.filled
 
 
 @final
@@ -130,7 +105,7 @@ class MarketMaker:
     _quote: str = attrs.field(init=False, default="")
     _mid: Decimal | None = attrs.field(init=False, default=None)
     _quoted_mid: Decimal | None = attrs.field(init=False, default=None)
-    _quotes: dict[Side, _Resting] = attrs.field(init=False, factory=dict)
+    _quotes: dict[Side, Resting] = attrs.field(init=False, factory=dict)
     _ended: dict[str, None] = attrs.field(init=False, factory=dict)
     _free: dict[str, Decimal] = attrs.field(init=False, factory=dict)
     _wake: trio.Event = attrs.field(init=False, factory=trio.Event)
@@ -252,7 +227,7 @@ class MarketMaker:
                 del self._quotes[side]
                 self._wake.set()
             else:
-                self._quotes[side] = _resting(update, resting.price)
+                self._quotes[side] = resting_quote(update, resting.price)
 
     def _needs_requote(self) -> bool:
         if self._mid is None:
@@ -294,7 +269,7 @@ class MarketMaker:
                 await self._amend(ctx, side, current, price, size)
         self._quoted_mid = mid
 
-    def _affordable(self, side: Side, price: Decimal, size: Decimal, current: _Resting | None) -> bool:
+    def _affordable(self, side: Side, price: Decimal, size: Decimal, current: Resting | None) -> bool:
         """Whether the free balance covers a quote of ``size`` at ``price``. On spot, amending ``current``
         frees what it holds first, so only the difference must be free; a perpetual's free balance is the
         wallet, which resting orders do not reduce, so each side's whole margin is checked as for a placement."""
@@ -321,7 +296,7 @@ class MarketMaker:
         self._placed += 1
         self._follow(side, "", update, price)
 
-    async def _amend(self, ctx: Context, side: Side, quote: _Resting, price: Decimal, size: Decimal) -> None:
+    async def _amend(self, ctx: Context, side: Side, quote: Resting, price: Decimal, size: Decimal) -> None:
         """Move ``quote`` to ``price`` with ``size`` left to trade (total: what filled plus ``size``)."""
         total = quote.filled + size
         if (price, total) == (quote.price, quote.size):
@@ -334,7 +309,7 @@ class MarketMaker:
             update = await ctx.ask(self.order_manager, command)
         except OrderRejected as exc:
             self._amend_fallbacks += 1
-            if exc.code in _SAME_TERMS_CODES:
+            if exc.code in SAME_TERMS_CODES:
                 logger.info("%s: %s quote %s already at %s", self.name, side.value, cid, price)
                 if self._quotes.get(side) is quote:
                     quote.price, quote.size = price, total
@@ -356,14 +331,14 @@ class MarketMaker:
         self._follow(side, cid, update, price)
 
     async def _replace(
-        self, ctx: Context, side: Side, quote: _Resting, price: Decimal, size: Decimal, why: Exception
+        self, ctx: Context, side: Side, quote: Resting, price: Decimal, size: Decimal, why: Exception
     ) -> None:
         """The fallback of a refused (or unanswered) amendment: cancel the quote, place a new one."""
         logger.info("%s: amendment of %s refused (%s): cancel and place", self.name, quote.client_order_id, why)
         await self._retire(ctx, side, quote)
         await self._place(ctx, side, price, size)
 
-    async def _retire(self, ctx: Context, side: Side, quote: _Resting) -> None:
+    async def _retire(self, ctx: Context, side: Side, quote: Resting) -> None:
         """Cancel ``quote`` and stop following it (a failed cancel leaves it to the order manager)."""
         await self._cancel(ctx, quote.client_order_id)
         self._drop(side, quote.client_order_id)
@@ -385,7 +360,7 @@ class MarketMaker:
                 logger.info("%s: %s quote %s %s when amended", self.name, side.value, previous, update.status.value)
                 self._wake.set()
             return
-        self._quotes[side] = _resting(update, price)
+        self._quotes[side] = resting_quote(update, price)
 
     async def _cancel(self, ctx: Context, client_order_id: str) -> None:
         command = CancelOrder(exchange=self.exchange, instrument=self.instrument, client_order_id=client_order_id)
@@ -395,9 +370,3 @@ class MarketMaker:
         except (ClobactorsError, ActorUnavailable) as exc:
             self._errors += 1
             logger.info("%s: cancel of %s failed: %s", self.name, client_order_id, exc)
-
-
-def _resting(update: OrderUpdate, price: Decimal) -> _Resting:
-    """The quote ``update`` reports (``price`` where it states none)."""
-    terms = price if update.price is None else update.price
-    return _Resting(update.client_order_id, terms, update.size, update.filled_size)

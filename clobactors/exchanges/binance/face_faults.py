@@ -12,7 +12,7 @@ from typing import Final, final
 import attrs
 
 from clobactors.errors import ConfigError
-from clobactors.exchanges.binance import wire
+from clobactors.exchanges.binance import urls, wire
 from clobactors.exchanges.binance.errors import (
     MSG_INSUFFICIENT_BALANCE,
     MSG_IP_BANNED,
@@ -67,9 +67,17 @@ class BinanceFaultVocabulary(BinanceFaultTopics):
             )
 
     def order_client_id(self, request: HttpRequest) -> str | None:
-        """Place (``newClientOrderId``), cancel and query (``origClientOrderId``): a fault on the query of an
-        order of unknown outcome heals when that order's state is known, not at the route's next success."""
-        if request.path != "/api/v3/order" or request.method not in ("POST", "DELETE", "GET"):
+        """Place (``newClientOrderId``), cancel and query (``origClientOrderId``), and cancel-replace
+        (``cancelOrigClientOrderId``, the order being replaced: rest-api.md § Cancel an Existing Order and Send a
+        New Order).
+
+        A fault on the query of an order of unknown outcome heals when that order's state is known, not at the
+        route's next success. So does one on a cancel-replace: the session resolves the replaced order (cancelled,
+        or still resting when the cancel failed), which says whether its replacement exists; the replacement's
+        ``newClientOrderId`` may name an order that never came to be."""
+        if request.path == urls.ORDER_CANCEL_REPLACE and request.method == "POST":
+            return _params(request).get("cancelOrigClientOrderId")
+        if request.path != urls.ORDER or request.method not in ("POST", "DELETE", "GET"):
             return None
         params = _params(request)
         return params.get("newClientOrderId") if request.method == "POST" else params.get("origClientOrderId")
