@@ -16,13 +16,17 @@ time, whatever the cadence of :meth:`OrderFlow.step` calls, so the engine's even
 alone. The server's actor calls ``step`` from a trio loop: ``next_ns = flow.step(engine, now_ns)``, then
 sleeps until ``next_ns``; stepping late stamps events with their (earlier) scheduled times. Like the
 engine, the flow is pure: no I/O, no clock.
+
+:meth:`OrderFlow.anchor` ties a symbol's mid to an outside price (another simulator's mid, say: a perpetual
+following its spot market), pulling it a share of the gap at each event on top of its own random walk. The
+market then depends on that price too, so it is reproducible only as far as the outside price is.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Final, final
 
@@ -171,6 +175,7 @@ class OrderFlow:
         self._maker = maker_account
         self._taker = taker_account
         self._states: list[_SymbolState] = []
+        self._anchors: dict[str, tuple[Callable[[], Decimal | None], float]] = {}
         self._events = self._maker_orders = self._taker_orders = 0
         self._sweeps = self._cancels = self._rejections = 0
 
@@ -221,8 +226,17 @@ class OrderFlow:
             self._event(engine, state, at)
             state.next_ns = at + _interval(state)
 
+    def anchor(self, symbol: str, source: Callable[[], Decimal | None], *, pull: float = 0.2) -> None:
+        """Pull ``symbol``'s mid toward ``source()`` by ``pull`` (0 to 1) of the gap at each of its events
+        (not while ``source()`` is ``None``: the outside price is not known yet)."""
+        if symbol not in self._configs:
+            raise ConfigError(f"flow does not trade {symbol!r}")
+        if not 0.0 < pull <= 1.0:
+            raise ConfigError(f"anchor pull must be in (0, 1], got {pull}")
+        self._anchors[symbol] = (source, pull)
+
     def mid(self, symbol: str) -> Decimal:
-        """The hidden mid the flow quotes around."""
+        """The hidden mid the flow quotes around (ConfigError before the flow started)."""
         for state in self._states:
             if state.symbol == symbol:
                 return state.tick * state.mid
@@ -273,6 +287,12 @@ class OrderFlow:
         elapsed = (at - state.last_ns) / 1e9
         state.last_ns = at
         move = round(rng.gauss(0.0, state.mid * cfg.volatility * math.sqrt(elapsed)))
+        anchor = self._anchors.get(state.symbol)
+        if anchor is not None:
+            source, pull = anchor
+            outside = source()
+            if outside is not None and outside > 0:
+                move += round(pull * (int(outside / state.tick) - state.mid))
         if move:
             state.mid = max(state.floor, state.mid + move)
             self._sweep(engine, state, at)
