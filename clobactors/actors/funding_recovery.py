@@ -267,12 +267,13 @@ async def reconcile_funding(
         result = await signed_rest(ctx, link, clock, build, Priority.QUERY)
         page = sorted(perp.decode_funding_payments(result, ctx.wall_ns()), key=lambda p: p.ts_exchange)
         new += await book.publish_funding(ctx, page, fetched=True)
-        if len(page) < PAGE_ROWS:
+        rows, newest_ms = perp.funding_page_extent(result)  # every row sent, kept by the decoder or not
+        if rows < PAGE_ROWS or newest_ms is None:
             return new
-        last = page[-1].ts_exchange // _NS_PER_MS
+        last = newest_ms
         if last <= since:  # a whole page at one instant: step past it rather than ask for it forever
             logger.warning("%s: %d funding rows at %d ms: later rows of that instant may be missed",
-                           link.name, len(page), since)  # fmt: skip
+                           link.name, rows, since)  # fmt: skip
             last = since + 1
         since = last
     logger.warning("%s: funding history longer than %d pages; the next reconciliation continues", link.name, MAX_PAGES)

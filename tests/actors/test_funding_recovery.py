@@ -219,6 +219,10 @@ class IncomeStub:
     def decode_funding_payments(self, result: HttpResult, recv_ns: int) -> list[FundingPayment]:
         return msgspec.json.decode(result.body, type=list[FundingPayment])
 
+    def funding_page_extent(self, result: HttpResult) -> tuple[int, int | None]:
+        rows = msgspec.json.decode(result.body, type=list[FundingPayment])
+        return len(rows), max((r.ts_exchange // 1_000_000 for r in rows), default=None)
+
     async def rest(self, ctx: object, spec: HttpRequestSpec, priority: Priority) -> HttpResult:
         start = int(dict(spec.params)["startTime"])
         self.starts.append(start)

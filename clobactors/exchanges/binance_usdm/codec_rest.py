@@ -52,6 +52,7 @@ __all__ = [
     "decode_cancel_order",
     "decode_fills",
     "decode_funding_payments",
+    "income_page_extent",
     "decode_listen_key",
     "decode_mark_price",
     "decode_modify_order",
@@ -191,6 +192,13 @@ def decode_funding_payments(result: HttpResult, recv_ns: int, table: SymbolTable
             )
         )
     return out
+
+
+def income_page_extent(result: HttpResult) -> tuple[int, int | None]:
+    """``GET /fapi/v1/income``: how many rows the page holds and the newest row's ``time`` (ms), every row
+    counted, those :func:`decode_funding_payments` skips (unknown symbols) included."""
+    rows = w.decode_checked(w.INCOME_DECODER, result.body, what="GET /fapi/v1/income")
+    return len(rows), max((row.time for row in rows), default=None)
 
 
 def decode_mark_price(result: HttpResult, instrument: Instrument, recv_ns: int) -> MarkPrice:

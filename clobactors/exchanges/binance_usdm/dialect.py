@@ -328,6 +328,9 @@ class BinanceUsdmDialect(BinanceDialectMixin):
         with self._symbols.counting():
             return codec_rest.decode_funding_payments(result, recv_ns, self._symbols)
 
+    def funding_page_extent(self, result: HttpResult) -> tuple[int, int | None]:
+        return codec_rest.income_page_extent(result)
+
     # -- errors and limits ---------------------------------------------------------------------------
 
     def is_error(self, result: HttpResult) -> bool:

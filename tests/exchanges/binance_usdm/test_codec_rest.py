@@ -155,6 +155,16 @@ def test_funding_payments_from_income(dialect: BinanceUsdmDialect) -> None:
     ]  # fmt: skip
 
 
+def test_income_page_extent_counts_every_row(dialect: BinanceUsdmDialect) -> None:
+    """Paging goes by the rows Binance sent, those the decoder skips (other types, unknown symbols) included."""
+    rows = payload("http_get_income.json")
+    assert dialect.funding_page_extent(ok(rows)) == (len(rows), max(r["time"] for r in rows))
+    unknown = [dict(rows[1], incomeType="FUNDING_FEE", symbol="DELISTEDUSDT")]
+    assert dialect.decode_funding_payments(ok(unknown), RECV) == []
+    assert dialect.funding_page_extent(ok(unknown)) == (1, rows[1]["time"])
+    assert dialect.funding_page_extent(ok([])) == (0, None)
+
+
 def test_book_snapshot_mark_price_time_and_listen_key(dialect: BinanceUsdmDialect) -> None:
     snapshot = dialect.decode_book_snapshot(ok(payload("http_get_depth.json")), BTC, RECV)
     assert snapshot == BookSnapshot(
