@@ -96,6 +96,9 @@ class FundingPayment(_Account, frozen=True, kw_only=True):
     asset: str
     amount: Decimal
     rate: Decimal | None = None
+    #: The exchange's id of the payment where it gives one (Binance's ``tranId`` in the funding history; not on
+    #: the user stream): two legs of one instrument in hedge mode settle at one instant as two payments.
+    payment_id: str = ""
 
 
 AccountEvent: TypeAlias = OrderUpdate | Fill | Balance | Position | FundingPayment

@@ -263,6 +263,7 @@ class OrderJournal:
             ts=payment.ts_exchange,
             amount=payment.amount,
             fetched=fetched,
+            payment_id=payment.payment_id,
         )
         if record.key in self._funding:
             return

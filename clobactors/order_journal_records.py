@@ -123,10 +123,12 @@ class JournaledFunding(msgspec.Struct, frozen=True, kw_only=True, tag="funding",
     amount: Decimal
     #: Fetched over REST (the funding history), not brought by the user stream: where the next fetch resumes.
     fetched: bool = False
+    #: The exchange's id of the payment, where it gives one (journals written before it have none).
+    payment_id: str = ""
 
     @property
     def key(self) -> FundingKey:
-        return (self.asset, self.instrument, self.ts, self.fetched)
+        return (self.asset, self.instrument, self.ts, self.fetched, self.payment_id)
 
 
 #: Seconds of fills kept behind each instrument's latest one (the reconciliation's default ``fill_margin``).
@@ -143,7 +145,7 @@ _DECODER: Final = msgspec.json.Decoder(JournaledOrder | JournaledDone | Journale
 #: Per instrument: trade id -> exchange time (ns) of the fills remembered as published.
 FillMarks = dict[str, dict[str, int]]
 #: A funding record's identity: asset, instrument (or ``""``), exchange time (ns), fetched.
-FundingKey = tuple[str, str, int, bool]
+FundingKey = tuple[str, str, int, bool, str]
 
 
 def encode_kept(

@@ -45,7 +45,7 @@ def test_funding_records_round_trip(tmp_path: Path) -> None:
     first = json.loads(path.read_text().splitlines()[0])
     assert first == {
         "op": "funding", "exchange": EX, "asset": "USDT", "instrument": "", "ts": T0, "amount": "-1.5",
-        "fetched": False,
+        "fetched": False, "payment_id": "",
     }  # fmt: skip
     assert kept(path) == [("USDT", "", T0, False), ("USDT", BTC, T0 + S_NS, True)]
     with OrderJournal.open(path, exchange=EX) as journal:  # a later process knows them, amounts exact

@@ -76,7 +76,9 @@ class AccountState:
         # is not published again.
         self._last_fill_ns.update(self.journal.last_fill_ns())
         for payment in self.journal.funding_payments():
-            self.funding.restore(payment.asset, payment.instrument, payment.ts, fetched=payment.fetched)
+            self.funding.restore(
+                payment.asset, payment.instrument, payment.ts, fetched=payment.fetched, payment_id=payment.payment_id
+            )
 
     # -- views ---------------------------------------------------------------------------------------------
 

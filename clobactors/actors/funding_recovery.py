@@ -21,6 +21,10 @@ the stream's total) and whether a fetched (REST) row was published; a payment is
 * it is a fetched row and the stream's total was published (rows of isolated positions were published under
   their own names, so they are caught by the first rule).
 
+A fetched row with the exchange's payment id (Binance's ``tranId``) is matched by that id instead of its
+instrument: in hedge mode the LONG and SHORT legs of one instrument settle at one instant as two rows, two
+payments; a row listed again by an overlapping page has the same id.
+
 One case stays wrong: when the stream delivered a settlement's cross-margin total but lost an isolated
 position's event of the same instant (both come on one connection at once), the isolated row fetched later
 counts as part of that total and is not published.
@@ -102,9 +106,15 @@ class _Settlement:
     instruments: set[str] = attrs.field(factory=set)
     #: A fetched (REST) row of it was published: the exchange's list names every instrument.
     fetched: bool = False
+    #: Ids of the fetched rows published, and the instruments of the payments published without one (the user
+    #: stream's, ``""`` for its total; rows journaled before ids were kept).
+    ids: set[str] = attrs.field(factory=set)
+    unnamed: set[str] = attrs.field(factory=set)
 
-    def covers(self, instrument: str, fetched: bool) -> bool:
+    def covers(self, instrument: str, fetched: bool, payment_id: str = "") -> bool:
         """Whether a payment of ``instrument`` from that source was published already (module docstring)."""
+        if fetched and payment_id:  # one row of the exchange's list: a repeat of itself, or of the stream's
+            return payment_id in self.ids or "" in self.unnamed or instrument in self.unnamed
         if instrument in self.instruments:
             return True
         if not instrument:
@@ -158,14 +168,14 @@ class FundingLedger:
             logger.debug("funding payment of %s at %d older than the ledger's memory: refused", payment.asset, ts)
             return False
         settlement = self._find(payment.asset, ts)
-        if settlement is not None and settlement.covers(payment.instrument, fetched):
+        if settlement is not None and settlement.covers(payment.instrument, fetched, payment.payment_id):
             self._duplicates += 1
             return False
-        self._remember(settlement, payment.asset, payment.instrument, ts, fetched)
+        self._remember(settlement, payment.asset, payment.instrument, ts, fetched, payment.payment_id)
         self._published += 1
         return True
 
-    def restore(self, asset: str, instrument: str, ts: int, *, fetched: bool) -> None:
+    def restore(self, asset: str, instrument: str, ts: int, *, fetched: bool, payment_id: str = "") -> None:
         """Remember a payment an earlier process published (its order journal's record), as :meth:`admit`
         would have when it let it through; a fetched one moves where the next fetch resumes. Not counted as
         published: this process did not publish it."""
@@ -175,7 +185,7 @@ class FundingLedger:
             self._fetched_ns = ts if self._fetched_ns is None else max(self._fetched_ns, ts)
         if self._expired_at(ts):
             return
-        self._remember(self._find(asset, ts), asset, instrument, ts, fetched)
+        self._remember(self._find(asset, ts), asset, instrument, ts, fetched, payment_id)
         self._restored += 1
 
     def resume_ms(self, now_ms: int, lookback: float, margin: float) -> int:
@@ -204,7 +214,9 @@ class FundingLedger:
     def _expired_at(self, ts: int) -> bool:
         return self._newest_ns is not None and ts < self._newest_ns - self._retention_ns
 
-    def _remember(self, settlement: _Settlement | None, asset: str, instrument: str, ts: int, fetched: bool) -> None:
+    def _remember(
+        self, settlement: _Settlement | None, asset: str, instrument: str, ts: int, fetched: bool, payment_id: str
+    ) -> None:
         """Add ``instrument`` to ``settlement`` (a new one of ``asset`` at ``ts`` when ``None``); forget what the
         newest payment puts beyond the ledger's memory."""
         if settlement is None:
@@ -212,6 +224,10 @@ class FundingLedger:
             bisect.insort(self._settlements.setdefault(asset, []), settlement, key=_ts)
         settlement.instruments.add(instrument)
         settlement.fetched |= fetched
+        if payment_id:
+            settlement.ids.add(payment_id)
+        else:
+            settlement.unnamed.add(instrument)
         if self._newest_ns is None or ts > self._newest_ns:
             self._newest_ns = ts
             self._forget_before(ts - self._retention_ns)

@@ -1,11 +1,10 @@
-"""Review findings on funding reconciliation: paging that a decoder's filtering cuts short, and two hedge-mode
-legs of one instrument settling at one instant."""
+"""Review findings on funding reconciliation, fixed: paging that a decoder's filtering cut short, and two
+hedge-mode legs of one instrument settling at one instant (told apart by the exchange's payment id)."""
 
 from __future__ import annotations
 
 import attrs
 import msgspec
-import pytest
 import trio.testing
 
 from clobactors.actors.account_book import AccountBook
@@ -47,18 +46,19 @@ async def test_a_full_page_with_rows_the_decoder_drops_is_not_the_last(autojump_
     assert (events[-1].instrument, events[-1].ts_exchange) == (BTC, T0 + 8 * HOUR_NS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a FundingPayment carries no position side nor payment id, and the ledger (and the journal's key) "
-    "identify a payment by asset, instrument and time: hedge-mode LONG and SHORT legs of one instrument, which "
-    "Binance (and the simulator's perp_api._settle_funding) settle as two rows of one time, collapse into one",
-)
 def test_two_hedge_mode_legs_of_one_instrument_are_two_payments() -> None:
     """In hedge mode both legs of BTC pay (or receive) funding at one instant: GET /fapi/v1/income lists two
     FUNDING_FEE rows of BTCUSDT at one time, and isolated legs each come as their own stream event."""
     ledger = FundingLedger()
-    assert ledger.admit(pay(BTC, "-1.5"), fetched=True)  # the LONG leg
-    assert ledger.admit(pay(BTC, "1.25"), fetched=True)  # the SHORT leg: another payment, not a repeat
+    long_leg = msgspec.structs.replace(pay(BTC, "-1.5"), payment_id="9001")
+    short_leg = msgspec.structs.replace(pay(BTC, "1.25"), payment_id="9002")
+    assert ledger.admit(long_leg, fetched=True)
+    assert ledger.admit(short_leg, fetched=True)  # another payment, not a repeat
+    assert not ledger.admit(long_leg, fetched=True)  # listed again by an overlapping page
+    # The user stream's cross total of that settlement was published first: both rows are part of it.
+    streamed = FundingLedger()
+    assert streamed.admit(pay("", "-0.25", T0 + 2_000_000))
+    assert not streamed.admit(long_leg, fetched=True) and not streamed.admit(short_leg, fetched=True)
 
 
 def test_the_same_fetched_row_twice_is_still_a_duplicate() -> None:
@@ -68,3 +68,14 @@ def test_the_same_fetched_row_twice_is_still_a_duplicate() -> None:
     assert not ledger.admit(pay(BTC, "-1.5"), fetched=True)
     assert ledger.statistics().published == 1
     assert ledger.admit(pay(BTC, "-1.5", T0 + 8 * HOUR_NS), fetched=True)
+
+
+def test_a_restored_leg_is_known_by_its_id() -> None:
+    """The journal keeps each fetched row's payment id: after a restart the leg published before is a repeat,
+    the other leg of that instant still a payment of its own."""
+    ledger = FundingLedger()
+    ledger.restore("USDT", BTC, T0, fetched=True, payment_id="9001")
+    long_leg = msgspec.structs.replace(pay(BTC, "-1.5"), payment_id="9001")
+    short_leg = msgspec.structs.replace(pay(BTC, "1.25"), payment_id="9002")
+    assert not ledger.admit(long_leg, fetched=True)
+    assert ledger.admit(short_leg, fetched=True)

@@ -189,6 +189,7 @@ def decode_funding_payments(result: HttpResult, recv_ns: int, table: SymbolTable
                 ts_recv=recv_ns,
                 asset=row.asset,
                 amount=row.income,
+                payment_id=str(row.tran_id),
             )
         )
     return out

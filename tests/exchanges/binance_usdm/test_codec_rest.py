@@ -149,9 +149,9 @@ def test_funding_payments_from_income(dialect: BinanceUsdmDialect) -> None:
     rows.append(dict(rows[0], symbol=""))
     assert dialect.decode_funding_payments(ok(rows), RECV) == [
         FundingPayment(exchange="binance_usdm", instrument="BTC-USDT-PERP", ts_exchange=1570636800000 * MS,
-                       ts_recv=RECV, asset="USDT", amount=Decimal("0.0123")),
+                       ts_recv=RECV, asset="USDT", amount=Decimal("0.0123"), payment_id="9689322392"),
         FundingPayment(exchange="binance_usdm", instrument="", ts_exchange=1570636800000 * MS,
-                       ts_recv=RECV, asset="USDT", amount=Decimal("0.0123")),
+                       ts_recv=RECV, asset="USDT", amount=Decimal("0.0123"), payment_id="9689322392"),
     ]  # fmt: skip
 
 
