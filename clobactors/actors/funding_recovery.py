@@ -66,13 +66,10 @@ if TYPE_CHECKING:
     from clobactors.httpspec import HttpRequestSpec
     from clobactors.messages import FundingPayment
 
-__all__ = ["PAGE_ROWS", "FundingLedger", "FundingLedgerStatistics", "reconcile_funding"]
+__all__ = ["MAX_PAGES", "FundingLedger", "FundingLedgerStatistics", "reconcile_funding"]
 
 logger: Final = logging.getLogger(__name__)
 
-#: Rows one funding-history answer holds at most: the dialects ask for Binance's maximum ``limit`` (1000).
-#: A shorter page is the last one.
-PAGE_ROWS: Final = 1000
 #: Pages fetched by one reconciliation at most; the next one continues where it stopped.
 MAX_PAGES: Final = 10
 _NS_PER_MS: Final = 1_000_000
@@ -263,11 +260,9 @@ async def reconcile_funding(
     book's ledger has not seen; return how many were new. A spot venue: 0, and no request.
 
     Each page is a signed query at ``QUERY`` priority (resent once after a clock sync if refused for its
-    timestamp). Paging follows Binance USD-M § Account › Get Income History (USER_DATA), ``GET
-    /fapi/v1/income``: ``startTime`` and ``endTime`` are inclusive, ``limit`` defaults to 100 and is at most
-    1000, and rows run forward from ``startTime``. A full page (:data:`PAGE_ROWS`) may have more behind it,
-    so the next starts at its last row's time, inclusive (rows of that instant repeat and are duplicates),
-    up to :data:`MAX_PAGES`; the next reconciliation resumes from the newest row anyway.
+    timestamp). The dialect's paging rule (:meth:`~clobactors.exchanges.standard.PerpDialect.funding_next_page`,
+    by the rows the exchange sent) says where the next page starts, up to :data:`MAX_PAGES` pages; rows a page
+    repeats are duplicates, and the next reconciliation resumes from the newest fetched row anyway.
     """
     perp = as_perp(link.dialect)
     if perp is None:
@@ -283,14 +278,12 @@ async def reconcile_funding(
         result = await signed_rest(ctx, link, clock, build, Priority.QUERY)
         page = sorted(perp.decode_funding_payments(result, ctx.wall_ns()), key=lambda p: p.ts_exchange)
         new += await book.publish_funding(ctx, page, fetched=True)
-        rows, newest_ms = perp.funding_page_extent(result)  # every row sent, kept by the decoder or not
-        if rows < PAGE_ROWS or newest_ms is None:
+        following = perp.funding_next_page(result, since)  # the exchange's paging, by the rows it sent
+        if following is None:
             return new
-        last = newest_ms
-        if last <= since:  # a whole page at one instant: step past it rather than ask for it forever
-            logger.warning("%s: %d funding rows at %d ms: later rows of that instant may be missed",
-                           link.name, rows, since)  # fmt: skip
-            last = since + 1
-        since = last
+        if following == since + 1:
+            logger.warning("%s: a whole page of funding rows at %d ms: later rows of that instant may be missed",
+                           link.name, since)  # fmt: skip
+        since = following
     logger.warning("%s: funding history longer than %d pages; the next reconciliation continues", link.name, MAX_PAGES)
     return new

@@ -357,7 +357,8 @@ class PerpDialect(SpotDialect[C], Protocol[C]):
 
     def decode_funding_payments(self, result: HttpResult, recv_ns: int) -> Sequence[FundingPayment]: ...
 
-    def funding_page_extent(self, result: HttpResult) -> tuple[int, int | None]:
-        """The rows the exchange sent in this answer and the newest row's time (ms), whatever the decoder kept:
-        paging goes by these, since a full page may decode to fewer payments (rows of unknown instruments)."""
+    def funding_next_page(self, result: HttpResult, since_ms: int) -> int | None:
+        """Where the funding history goes on after this answer to a request from ``since_ms`` (the next
+        request's ``since_ms``), or ``None`` when it was the last page: the exchange's paging rule, applied to the
+        rows it sent, whatever the decoder kept (a full page may decode to fewer payments)."""
         ...

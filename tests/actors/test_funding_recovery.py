@@ -23,7 +23,7 @@ from clobactors.actors.account_book import AccountBook
 from clobactors.actors.actor import open_actor_system
 from clobactors.actors.bus import Bus
 from clobactors.actors.exchange import ExchangeLink
-from clobactors.actors.funding_recovery import PAGE_ROWS, FundingLedger, reconcile_funding
+from clobactors.actors.funding_recovery import FundingLedger, reconcile_funding
 from clobactors.actors.order_messages import Reconcile
 from clobactors.actors.reconcile import ReconcileSummary, ResolvePolicy
 from clobactors.actors.session import Session
@@ -43,6 +43,10 @@ from tests.integration.test_usdm_session import BTC, EX, drain, usdm_session
 
 HOUR_NS = 3600 * 1_000_000_000
 T0 = FUNDING_MS * 1_000_000
+
+
+#: Rows a page of the stub's funding history holds at most (Binance USD-M's ``limit`` maximum, as asked).
+PAGE_ROWS = 1000
 
 
 def pay(instrument: str, amount: str, ts: int = T0, asset: str = "USDT") -> FundingPayment:
@@ -219,9 +223,13 @@ class IncomeStub:
     def decode_funding_payments(self, result: HttpResult, recv_ns: int) -> list[FundingPayment]:
         return msgspec.json.decode(result.body, type=list[FundingPayment])
 
-    def funding_page_extent(self, result: HttpResult) -> tuple[int, int | None]:
+    def funding_next_page(self, result: HttpResult, since_ms: int) -> int | None:
+        """Binance's rule (``codec_rest.income_next_page``) on the rows this stub sent."""
         rows = msgspec.json.decode(result.body, type=list[FundingPayment])
-        return len(rows), max((r.ts_exchange // 1_000_000 for r in rows), default=None)
+        if len(rows) < PAGE_ROWS:
+            return None
+        newest = max(r.ts_exchange // 1_000_000 for r in rows)
+        return newest if newest > since_ms else since_ms + 1
 
     async def rest(self, ctx: object, spec: HttpRequestSpec, priority: Priority) -> HttpResult:
         start = int(dict(spec.params)["startTime"])

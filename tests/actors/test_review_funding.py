@@ -8,11 +8,11 @@ import msgspec
 import trio.testing
 
 from clobactors.actors.account_book import AccountBook
-from clobactors.actors.funding_recovery import PAGE_ROWS, FundingLedger
+from clobactors.actors.funding_recovery import FundingLedger
 from clobactors.actors.reconcile import ResolvePolicy
 from clobactors.httpspec import HttpResult
 from clobactors.messages import FundingPayment
-from tests.actors.test_funding_recovery import HOUR_NS, T0, IncomeStub, pay, published_by
+from tests.actors.test_funding_recovery import HOUR_NS, PAGE_ROWS, T0, IncomeStub, pay, published_by
 from tests.integration.test_usdm_session import BTC, EX
 
 #: Rows of instruments the dialect's symbol table does not know (delisted), dropped by its decoder.

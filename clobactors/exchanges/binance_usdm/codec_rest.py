@@ -27,7 +27,7 @@ from clobactors.errors import RecoveryHint, RemoteProtocolError
 from clobactors.exchanges.binance.symbols import SymbolTable
 from clobactors.exchanges.binance_usdm import wire as w
 from clobactors.exchanges.binance_usdm.codec_book import ORDER_BOOK_TEXT_DECODER
-from clobactors.exchanges.binance_usdm.commands import FUNDING_FEE
+from clobactors.exchanges.binance_usdm.commands import FUNDING_FEE, PAGE_LIMIT
 from clobactors.exchanges.binance_usdm.convert import EXCHANGE, ms_to_ns, parse_side
 from clobactors.exchanges.binance_usdm.convert_account import balance, order_update, position
 from clobactors.exchanges.standard import ModifyAnswer, ModifyOutcome
@@ -52,7 +52,7 @@ __all__ = [
     "decode_cancel_order",
     "decode_fills",
     "decode_funding_payments",
-    "income_page_extent",
+    "income_next_page",
     "decode_listen_key",
     "decode_mark_price",
     "decode_modify_order",
@@ -195,11 +195,17 @@ def decode_funding_payments(result: HttpResult, recv_ns: int, table: SymbolTable
     return out
 
 
-def income_page_extent(result: HttpResult) -> tuple[int, int | None]:
-    """``GET /fapi/v1/income``: how many rows the page holds and the newest row's ``time`` (ms), every row
-    counted, those :func:`decode_funding_payments` skips (unknown symbols) included."""
+def income_next_page(result: HttpResult, since_ms: int) -> int | None:
+    """``GET /fapi/v1/income`` paging (§ Account › Get Income History: ``startTime`` inclusive, oldest first,
+    ``limit`` rows at most, we ask :data:`~.commands.PAGE_LIMIT`): a page shorter than that was the last (every
+    row counted, those :func:`decode_funding_payments` skips included); else the next starts at its newest row's
+    time (its rows repeat and are duplicates), or 1 ms past ``since_ms`` when the whole page is of that instant
+    (rather than asking for it for ever; later rows of that instant are then missed)."""
     rows = w.decode_checked(w.INCOME_DECODER, result.body, what="GET /fapi/v1/income")
-    return len(rows), max((row.time for row in rows), default=None)
+    if len(rows) < PAGE_LIMIT:
+        return None
+    newest = max(row.time for row in rows)
+    return newest if newest > since_ms else since_ms + 1
 
 
 def decode_mark_price(result: HttpResult, instrument: Instrument, recv_ns: int) -> MarkPrice:

@@ -328,8 +328,8 @@ class BinanceUsdmDialect(BinanceDialectMixin):
         with self._symbols.counting():
             return codec_rest.decode_funding_payments(result, recv_ns, self._symbols)
 
-    def funding_page_extent(self, result: HttpResult) -> tuple[int, int | None]:
-        return codec_rest.income_page_extent(result)
+    def funding_next_page(self, result: HttpResult, since_ms: int) -> int | None:
+        return codec_rest.income_next_page(result, since_ms)
 
     # -- errors and limits ---------------------------------------------------------------------------
 

@@ -155,14 +155,16 @@ def test_funding_payments_from_income(dialect: BinanceUsdmDialect) -> None:
     ]  # fmt: skip
 
 
-def test_income_page_extent_counts_every_row(dialect: BinanceUsdmDialect) -> None:
+def test_income_paging_counts_every_row(dialect: BinanceUsdmDialect) -> None:
     """Paging goes by the rows Binance sent, those the decoder skips (other types, unknown symbols) included."""
-    rows = payload("http_get_income.json")
-    assert dialect.funding_page_extent(ok(rows)) == (len(rows), max(r["time"] for r in rows))
-    unknown = [dict(rows[1], incomeType="FUNDING_FEE", symbol="DELISTEDUSDT")]
-    assert dialect.decode_funding_payments(ok(unknown), RECV) == []
-    assert dialect.funding_page_extent(ok(unknown)) == (1, rows[1]["time"])
-    assert dialect.funding_page_extent(ok([])) == (0, None)
+    row = dict(payload("http_get_income.json")[1], incomeType="FUNDING_FEE", symbol="DELISTEDUSDT")
+    assert dialect.decode_funding_payments(ok([row]), RECV) == []
+    assert dialect.funding_next_page(ok([row]), 0) is None  # a short page is the last
+    full = [dict(row, time=row["time"] + i) for i in range(1000)]
+    assert dialect.funding_next_page(ok(full), 0) == row["time"] + 999  # from its newest row, inclusive
+    same = [row] * 1000  # a whole page of one instant: step past it
+    assert dialect.funding_next_page(ok(same), row["time"]) == row["time"] + 1
+    assert dialect.funding_next_page(ok([]), 0) is None
 
 
 def test_book_snapshot_mark_price_time_and_listen_key(dialect: BinanceUsdmDialect) -> None:
