@@ -17,6 +17,12 @@ its exact check live in :mod:`clobactors.strategies.cross_exchange_pricing`). Li
   ``hedge_order_type="market"``, a MARKET order; sizes are rounded down to the hedge lot and what that leaves
   is carried and netted with the next fill. A hedge refused, or one that fills nothing, is retried with
   backoff and counted in ``hedge_failures``; the exposure stays in :meth:`statistics` meanwhile;
+* each hedge is sent under a client order id the maker chose and entered as on its way *before* the order
+  manager is asked, so its updates count whatever becomes of the answer. A send that fails without a definite
+  refusal (the order manager stopped, a timeout) leaves the hedge *in doubt* (``hedges_in_doubt``): its size
+  is not hedged again until an update under its id settles it (the order manager's reconciliation after a
+  restart publishes the order if it reached the exchange) or, after ``hedge_doubt_timeout`` with no news, the
+  hedge venue's open orders do not hold it and one more timeout passes with no news either;
 * a side is requoted when the hedge mid has moved ``requote_bps`` since it was placed, or when it has ended,
   at most once per ``min_requote_interval`` seconds; quotes are pulled at once (no interval) while either
   book is stale (``FeedStale``/``FeedDown`` on ``lifecycle.<exchange>``) or either user stream is down, and
@@ -32,6 +38,7 @@ incarnation (its quotes are cancelled on start, as the market maker does).
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from decimal import Decimal
@@ -44,7 +51,13 @@ from clobactors.actors.actor import Context
 from clobactors.actors.book_view import BookView, GetBook
 from clobactors.actors.order_messages import GetBalances, GetOpenOrders, GetRules
 from clobactors.backoff import Backoff
-from clobactors.errors import ClobactorsError, ConfigError
+from clobactors.errors import (
+    AuthenticationFailed,
+    ClobactorsError,
+    ConfigError,
+    OrderRejected,
+    RateLimited,
+)
 from clobactors.messages import (
     Balance,
     BestBidAsk,
@@ -81,6 +94,14 @@ _ZERO: Final = Decimal(0)
 _PARKED_IDS: Final = 256
 #: Retries of a failed hedge: 0.25 s doubling to 5 s, up to 10 % shorter at random.
 _HEDGE_BACKOFF: Final = Backoff(initial=0.25, factor=2.0, max=5.0, jitter=0.1)
+#: Answers that say a hedge was not placed (nothing reached the exchange, or it refused the order): the size is
+#: hedged again after backoff. Every other failure leaves the hedge in doubt.
+_DEFINITE_REFUSALS: Final = (OrderRejected, RateLimited, AuthenticationFailed, ConfigError)
+#: Hedge client ids: ``h`` + up to 7 characters of the strategy name + a 7-character nonce + a base-36 counter,
+#: alphanumeric and at most 22 characters, within every Binance venue's ``^[.A-Z:/a-z0-9_-]{1,36}$``.
+_ID_DIGITS: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+_ID_NAME: Final = 7
+_ID_NONCE: Final = 7
 
 
 @final
@@ -106,6 +127,8 @@ class CrossExchangeMaker:
     #: ``OrderType.LIMIT`` (IOC at a protective price) or ``OrderType.MARKET``.
     hedge_order_type: OrderType = OrderType.LIMIT
     hedge_backoff: Backoff = _HEDGE_BACKOFF
+    #: Seconds a hedge sent without a definite answer waits for news before the open orders are checked.
+    hedge_doubt_timeout: float = 10.0
     #: Perpetual venues only: the leverage set on start and assumed by the margin checks.
     leverage: int = 1
     _maker: Venue = attrs.field(init=False)
@@ -125,12 +148,19 @@ class CrossExchangeMaker:
     _hedge_wake: trio.Event = attrs.field(init=False, factory=trio.Event)
     _next_quote_at: float = attrs.field(init=False, default=float("-inf"))
     _counts: dict[str, int] = attrs.field(init=False, factory=dict)
+    #: Hedge client ids: the fixed part (prefix and this incarnation's nonce) and the next counter.
+    _id_stem: str = attrs.field(init=False, default="")
+    _id_counter: int = attrs.field(init=False, default=0)
+    #: Set by the first update of a hedge in doubt (its watcher waits on it).
+    _doubts: dict[str, trio.Event] = attrs.field(init=False, factory=dict)
 
     def __attrs_post_init__(self) -> None:
         if self.size <= 0 or self.min_profit_bps < 0 or self.requote_bps < 0:
             raise ConfigError(f"{self.name}: size must be positive, min_profit_bps and requote_bps >= 0")
         if self.hedge_depth_levels < 1 or self.hedge_slippage_bps < 0 or self.leverage < 1:
             raise ConfigError(f"{self.name}: hedge_depth_levels and leverage must be >= 1, slippage >= 0")
+        if not self.hedge_doubt_timeout > 0:
+            raise ConfigError(f"{self.name}: hedge_doubt_timeout must be positive")
         if self.hedge_order_type is OrderType.LIMIT_MAKER:
             raise ConfigError(f"{self.name}: a hedge takes liquidity: hedge_order_type is limit (IOC) or market")
         self._limit = self.size if self.max_unhedged is None else self.max_unhedged
@@ -157,7 +187,7 @@ class CrossExchangeMaker:
             requote_bps=p.dec("requote_bps", "2"), min_requote_interval=p.seconds("min_requote_interval", 0.5),
             hedge_depth_levels=p.integer("hedge_depth_levels", 5),
             hedge_slippage_bps=p.dec("hedge_slippage_bps", "50"), hedge_order_type=p.order_type("hedge_order_type"),
-            leverage=p.integer("leverage", 1),
+            leverage=p.integer("leverage", 1), hedge_doubt_timeout=p.seconds("hedge_doubt_timeout", 10.0),
         )  # fmt: skip
 
     def statistics(self) -> CrossExchangeStatistics:
@@ -165,9 +195,10 @@ class CrossExchangeMaker:
         return CrossExchangeStatistics(
             quotes_placed=c("placed", 0), quotes_cancelled=c("cancelled", 0), requotes=c("requotes", 0),
             maker_fills=c("maker_fills", 0), hedges_placed=c("hedges", 0), hedge_fills=c("hedge_fills", 0),
-            hedge_failures=c("hedge_failures", 0), maker_volume=self._ledger.maker_volume,
-            hedge_volume=self._ledger.hedge_volume, exposure=self._ledger.exposure,
-            in_flight=self._ledger.in_flight, paused=self._paused, pauses=c("pauses", 0),
+            hedge_failures=c("hedge_failures", 0), hedges_in_doubt=c("hedges_in_doubt", 0),
+            maker_volume=self._ledger.maker_volume, hedge_volume=self._ledger.hedge_volume,
+            exposure=self._ledger.exposure, in_flight=self._ledger.in_flight, paused=self._paused,
+            pauses=c("pauses", 0),
             skipped_for_balance=c("skipped_balance", 0), skipped_for_exposure=c("skipped_exposure", 0),
             skipped_for_depth=c("skipped_depth", 0), errors=c("errors", 0),
         )  # fmt: skip
@@ -309,6 +340,9 @@ class CrossExchangeMaker:
     def _on_hedge_update(self, update: OrderUpdate) -> None:
         if self._ledger.hedge_update(update.client_order_id, update.filled_size, update.status in TERMINAL_STATUSES):
             self._count("hedge_fills")
+        doubt = self._doubts.get(update.client_order_id)
+        if doubt is not None:
+            doubt.set()
         self._hedge_wake.set()
         self._wake.set()
 
@@ -448,17 +482,27 @@ class CrossExchangeMaker:
 
     async def _hedge_loop(self, ctx: Context) -> None:
         rng = ctx.system.rng_for(self.name)
+        # The wall clock salts the seeded nonce: a restarted incarnation replays the same rng, not the same ids.
+        nonce = (rng.getrandbits(64) ^ ctx.wall_ns()) % len(_ID_DIGITS) ** _ID_NONCE
+        name = re.sub(r"[^A-Za-z0-9]", "", self.name)[:_ID_NAME]
+        self._id_stem = f"h{name}{_base36(nonce).rjust(_ID_NONCE, '0')}"
         attempt = 0
-        while True:
-            await self._hedge_wake.wait()
-            self._hedge_wake = trio.Event()
-            while (plan := self._hedge_plan()) is not None:
-                if await self._send_hedge(ctx, plan):
-                    attempt = 0
-                    continue
-                self._count("hedge_failures")
-                await trio.sleep(self.hedge_backoff.delay(attempt, rng))
-                attempt += 1
+        async with trio.open_nursery() as nursery:
+            while True:
+                await self._hedge_wake.wait()
+                self._hedge_wake = trio.Event()
+                while (plan := self._hedge_plan()) is not None:
+                    if await self._send_hedge(ctx, plan, nursery):
+                        attempt = 0
+                        continue
+                    self._count("hedge_failures")
+                    await trio.sleep(self.hedge_backoff.delay(attempt, rng))
+                    attempt += 1
+
+    def _next_hedge_id(self) -> str:
+        """A fresh client order id for a hedge: this maker's stem, then a counter (unique in the incarnation)."""
+        self._id_counter += 1
+        return f"{self._id_stem}{_base36(self._id_counter)}"
 
     def _hedge_plan(self) -> HedgePlan | None:
         rules, view = self._hedge.rules, self._hedge.view
@@ -470,8 +514,8 @@ class CrossExchangeMaker:
         minimum = self._hedge.minimum(lowest) if lowest is not None else rules.min_size
         return self._ledger.next_hedge(lot=lot, min_size=minimum)
 
-    async def _send_hedge(self, ctx: Context, plan: HedgePlan) -> bool:
-        """Place one hedge; True when it filled something or is still on its way (outcome unknown)."""
+    async def _send_hedge(self, ctx: Context, plan: HedgePlan, nursery: trio.Nursery) -> bool:
+        """Place one hedge; True when it filled something or is still on its way (in doubt included)."""
         hedge = self._hedge
         assert hedge.rules is not None
         price: Decimal | None = None
@@ -484,22 +528,85 @@ class CrossExchangeMaker:
                 logger.warning("%s: no %s book to price a hedge of %s", self.name, self.hedge_instrument, plan.size)
                 return False
             tif = TimeInForce.IOC
+        cid = self._next_hedge_id()
         command = PlaceOrder(
             exchange=self.hedge_exchange, instrument=self.hedge_instrument, side=plan.side,
-            order_type=self.hedge_order_type, size=plan.size, price=price, time_in_force=tif,
+            order_type=self.hedge_order_type, size=plan.size, price=price, time_in_force=tif, client_order_id=cid,
         )  # fmt: skip
+        # On its way from now on: updates under ``cid`` count even if the answer never comes.
+        self._ledger.hedge_sent(cid, plan.side, plan.size)
+        update: object = None
         try:
-            update = await ctx.ask(hedge.orders, command)
-        except ClobactorsError as exc:
+            with trio.move_on_after(self.hedge_doubt_timeout):
+                update = await ctx.ask(hedge.orders, command)
+        except _DEFINITE_REFUSALS as exc:
+            self._ledger.hedge_refused(cid)
             logger.warning("%s: hedge %s %s refused: %s", self.name, plan.side.value, plan.size, exc)
             return False
+        except ClobactorsError as exc:
+            self._doubt(ctx, nursery, cid, plan, exc)
+            return True
+        if update is None:  # no answer in time: the order manager may still place it
+            self._doubt(ctx, nursery, cid, plan, "no answer")
+            return True
         assert isinstance(update, OrderUpdate)
         self._count("hedges")
-        cid = update.client_order_id
-        self._ledger.hedge_sent(cid, plan.side, plan.size)
-        for event in [*self._claim(cid), update]:
-            if isinstance(event, OrderUpdate):
-                self._on_hedge_update(event)
+        self._on_hedge_update(update)
         if update.status not in TERMINAL_STATUSES:
             return True
         return update.filled_size > 0
+
+    def _doubt(self, ctx: Context, nursery: trio.Nursery, cid: str, plan: HedgePlan, why: object) -> None:
+        if not self._ledger.hedge_in_doubt(cid):
+            return  # an update under its id arrived meanwhile: it exists, and is tracked as any other
+        self._count("hedges_in_doubt")
+        logger.warning("%s: hedge %s %s %s in doubt: %s", self.name, cid, plan.side.value, plan.size, why)
+        self._doubts[cid] = trio.Event()
+        nursery.start_soon(self._watch_doubt, ctx, cid)
+
+    async def _watch_doubt(self, ctx: Context, cid: str) -> None:
+        """Settle a hedge in doubt: wait for news; then check the hedge venue's open orders (retrying while
+        its order manager cannot answer); then wait one more timeout (an IOC order that ended is no longer
+        open, and the order manager's reconciliation publishes it) before releasing its size."""
+        news = self._doubts[cid]
+        try:
+            checked = False
+            while not checked:
+                with trio.move_on_after(self.hedge_doubt_timeout):
+                    await news.wait()
+                if not self._ledger.is_in_doubt(cid):
+                    return
+                checked = await self._check_open(ctx, cid)
+            with trio.move_on_after(self.hedge_doubt_timeout):
+                await news.wait()
+            if self._ledger.release(cid):
+                logger.warning("%s: hedge %s not found after %ss: hedging its size again", self.name, cid,
+                               2 * self.hedge_doubt_timeout)  # fmt: skip
+                self._hedge_wake.set()
+                self._wake.set()
+        finally:
+            del self._doubts[cid]
+
+    async def _check_open(self, ctx: Context, cid: str) -> bool:
+        """Look for ``cid`` among the hedge venue's open orders (applied as an update when found); False when
+        the order manager could not answer."""
+        try:
+            with trio.fail_after(self.hedge_doubt_timeout):
+                orders = await ctx.ask(self._hedge.orders, GetOpenOrders(instrument=self.hedge_instrument))
+        except (ClobactorsError, trio.TooSlowError) as exc:
+            logger.info("%s: cannot check hedge %s yet: %s", self.name, cid, exc)
+            return False
+        assert isinstance(orders, tuple)
+        for order in orders:
+            if isinstance(order, OrderUpdate) and order.client_order_id == cid:
+                self._on_hedge_update(order)
+        return True
+
+
+def _base36(value: int) -> str:
+    digits = ""
+    while True:
+        value, digit = divmod(value, len(_ID_DIGITS))
+        digits = _ID_DIGITS[digit] + digits
+        if not value:
+            return digits

@@ -22,6 +22,13 @@ positive). The size to hedge next is the exposure *plus what is already on its w
 ended), rounded down to the hedge instrument's lot; what the lot (or the venue's minimum) leaves is carried in
 the exposure and netted with the next fill, never dropped. Hedges never overshoot: a hedge is never larger
 than what is pending.
+
+**Hedges in doubt.** A hedge is entered under the client order id the strategy chose *before* it is sent, so
+every update the venue publishes for it is counted, whatever became of the answer. When the send fails without
+a definite answer (the order manager stopped, a timeout) the hedge stays on its way *in doubt*: its size is
+still in :attr:`HedgeLedger.in_flight`, so it is never hedged a second time, until an update under its id
+resolves it or the strategy, having checked, releases it (:meth:`~HedgeLedger.release`). Fills reported for
+a released hedge still count, so the exposure stays true even then.
 """
 
 from __future__ import annotations
@@ -257,6 +264,14 @@ class _Hedge:
     side: Side
     size: Decimal
     filled: Decimal = _ZERO
+    #: Sent without a definite answer and no update seen since: it may or may not exist on the venue.
+    doubtful: bool = False
+    #: The venue has reported on it (an answer or an update): it exists.
+    seen: bool = False
+
+
+#: Released hedges remembered for late fills (oldest forgotten first).
+_RELEASED: Final = 256
 
 
 @final
@@ -267,6 +282,8 @@ class HedgeLedger:
     #: Signed base filled on the maker venue (bought positive) and by ended hedges.
     _settled: Decimal = _ZERO
     _open: dict[str, _Hedge] = attrs.field(factory=dict)
+    #: Hedges released while in doubt, kept so a late report of their fills still counts.
+    _released: dict[str, _Hedge] = attrs.field(factory=dict)
     maker_volume: Decimal = _ZERO
     hedge_volume: Decimal = _ZERO
 
@@ -277,7 +294,7 @@ class HedgeLedger:
 
     @property
     def in_flight(self) -> Decimal:
-        """Signed size of hedge orders sent and not ended, less what they filled."""
+        """Signed size of hedge orders sent and not ended (in doubt included), less what they filled."""
         return sum((_signed(h.side, h.size - h.filled) for h in self._open.values()), _ZERO)
 
     @property
@@ -288,25 +305,71 @@ class HedgeLedger:
     def open_hedges(self) -> int:
         return len(self._open)
 
+    def in_doubt(self) -> tuple[str, ...]:
+        """Client order ids of the hedges in doubt now."""
+        return tuple(cid for cid, hedge in self._open.items() if hedge.doubtful)
+
+    def is_in_doubt(self, client_order_id: str) -> bool:
+        hedge = self._open.get(client_order_id)
+        return hedge is not None and hedge.doubtful
+
     def maker_fill(self, side: Side, size: Decimal) -> None:
         self._settled += _signed(side, size)
         self.maker_volume += size
 
     def hedge_sent(self, client_order_id: str, side: Side, size: Decimal) -> None:
-        """A hedge order now exists (placed, or its outcome unknown): it counts as on its way."""
-        if client_order_id in self._open:
+        """A hedge is about to be sent under ``client_order_id``: from now on it counts as on its way."""
+        if client_order_id in self._open or client_order_id in self._released:
             raise ConfigError(f"hedge {client_order_id!r} is already tracked")
         self._open[client_order_id] = _Hedge(side, size)
 
+    def hedge_refused(self, client_order_id: str) -> None:
+        """A definite refusal: the hedge never existed; its size is pending again (what it filled, if a
+        report said so meanwhile, stays counted)."""
+        hedge = self._open.pop(client_order_id, None)
+        if hedge is not None:
+            self._settled += _signed(hedge.side, hedge.filled)
+
+    def hedge_in_doubt(self, client_order_id: str) -> bool:
+        """The send failed without a definite answer: keep the hedge on its way, in doubt. False (and no
+        change) when an update under its id has already shown it exists, or it has ended."""
+        hedge = self._open.get(client_order_id)
+        if hedge is None or hedge.seen:
+            return False
+        hedge.doubtful = True
+        return True
+
+    def release(self, client_order_id: str) -> bool:
+        """Give up on a hedge still in doubt after the strategy's checks: its unfilled size is pending again.
+        Its id is remembered so fills reported later still count. False when it is no longer in doubt."""
+        hedge = self._open.get(client_order_id)
+        if hedge is None or not hedge.doubtful:
+            return False
+        del self._open[client_order_id]
+        self._settled += _signed(hedge.side, hedge.filled)
+        self._released[client_order_id] = hedge
+        while len(self._released) > _RELEASED:
+            del self._released[next(iter(self._released))]
+        return True
+
     def tracks(self, client_order_id: str) -> bool:
-        return client_order_id in self._open
+        return client_order_id in self._open or client_order_id in self._released
 
     def hedge_update(self, client_order_id: str, filled: Decimal, ended: bool) -> Decimal:
         """What the venue says a hedge has filled in all (never less than known before); ``ended`` settles
-        it. Returns the newly filled size (0 for an unknown or repeated report)."""
+        it, any report resolves its doubt. Returns the newly filled size (0 for an unknown or repeated
+        report)."""
+        released = self._released.get(client_order_id)
+        if released is not None:  # it existed after all: count what it filled, late
+            new = max(_ZERO, min(filled, released.size) - released.filled)
+            released.filled += new
+            self.hedge_volume += new
+            self._settled += _signed(released.side, new)
+            return new
         hedge = self._open.get(client_order_id)
         if hedge is None:
             return _ZERO
+        hedge.seen, hedge.doubtful = True, False
         new = max(_ZERO, min(filled, hedge.size) - hedge.filled)
         hedge.filled += new
         self.hedge_volume += new
@@ -317,7 +380,7 @@ class HedgeLedger:
 
     def next_hedge(self, *, lot: Decimal, min_size: Decimal = _ZERO) -> HedgePlan | None:
         """The hedge that flattens what is pending, rounded down to ``lot``; None while that is below one lot
-        or ``min_size`` (carried until more fills add to it)."""
+        or ``min_size`` (carried until more fills add to it). Hedges in doubt count as pending fills."""
         pending = self.pending
         size = floor_to(abs(pending), lot)
         if size <= 0 or size < min_size:

@@ -36,6 +36,9 @@ class CrossExchangeStatistics:
     hedges_placed: int
     hedge_fills: int
     hedge_failures: int
+    #: Hedges sent without a definite answer (the order manager stopped, a timeout): each stayed on its way
+    #: until an update under its id, or the checks after ``hedge_doubt_timeout``, settled it.
+    hedges_in_doubt: int
     maker_volume: Decimal
     hedge_volume: Decimal
     #: Maker fills minus hedge fills, and the signed size of hedges sent and not ended.
