@@ -22,7 +22,7 @@ from clobactors.exchanges.binance.errors import (
 )
 from clobactors.exchanges.binance_common.face_faults import BinanceFaultTopics
 from clobactors.sim.fault_vocab_base import UserStreamEnd, request_params
-from clobactors.sim.faults import HTTP_KINDS, FaultKind, FaultRule
+from clobactors.sim.faults import HTTP_KINDS, FaultRule
 from clobactors.sim.http_server import HttpRequest, HttpResponse
 from clobactors.sim.runtime import WsLink
 
@@ -42,19 +42,7 @@ class BinanceFaultVocabulary(BinanceFaultTopics):
 
     snapshot_route: str = "GET /api/v3/depth"
     order_route: str = "POST /api/v3/order"
-
-    def default_target(self, kind: FaultKind) -> str:
-        match kind:
-            case FaultKind.USER_STREAM_END:
-                return "user:*"
-            case FaultKind.SLOW_SNAPSHOT:
-                return self.snapshot_route
-            case FaultKind.LOST_ACK | FaultKind.REJECT_ORDER:
-                return self.order_route
-            case FaultKind.DROP_FRAMES | FaultKind.REORDER_FRAMES | FaultKind.MALFORMED_FRAMES:
-                return "m:*@depth*"
-            case _:
-                return "*"
+    user_stream_target: str = "user:*"
 
     def check_rule(self, rule: FaultRule) -> None:
         """Refuse a rule aimed at a futures route or stream path: it could never fire on spot."""

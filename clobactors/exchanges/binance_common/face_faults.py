@@ -1,4 +1,5 @@
-"""The parts of a fault vocabulary both Binance faces answer the same way: their topics and the depth snapshot.
+"""The parts of a fault vocabulary both Binance faces answer the same way: their topics, the depth snapshot and
+the default targets.
 
 Both faces name market topics ``m:<symbol>@<stream>`` and user topics ``user:...`` / ``lk:<listenKey>``, and
 take the snapshot's symbol from its ``symbol`` parameter (spot rest-api.md § Order book, USD-M § Order Book).
@@ -7,17 +8,37 @@ take the snapshot's symbol from its ``symbol`` parameter (spot rest-api.md § Or
 from __future__ import annotations
 
 from clobactors.sim.fault_vocab_base import request_params
+from clobactors.sim.faults import FaultKind
 from clobactors.sim.http_server import HttpRequest
 
 __all__ = ["BinanceFaultTopics"]
 
 
 class BinanceFaultTopics:
-    """Mixin for a Binance fault vocabulary with a ``snapshot_route`` (``"GET <depth path>"``); owns no state."""
+    """Mixin for a Binance fault vocabulary with a ``snapshot_route`` (``"GET <depth path>"``), an
+    ``order_route`` (``"POST <order path>"``) and a ``user_stream_target`` (the user topics a stream-end fault
+    hits by default); owns no state."""
 
     __slots__ = ()
 
     snapshot_route: str
+    order_route: str
+    user_stream_target: str
+
+    def default_target(self, kind: FaultKind) -> str:
+        """What a rule without a target hits: the user stream, the snapshot route, the order route, the
+        diff-depth streams (the ones a gap matters to), or everything."""
+        match kind:
+            case FaultKind.USER_STREAM_END:
+                return self.user_stream_target
+            case FaultKind.SLOW_SNAPSHOT:
+                return self.snapshot_route
+            case FaultKind.LOST_ACK | FaultKind.REJECT_ORDER:
+                return self.order_route
+            case FaultKind.DROP_FRAMES | FaultKind.REORDER_FRAMES | FaultKind.MALFORMED_FRAMES:
+                return "m:*@depth*"
+            case _:
+                return "*"
 
     def market_symbol(self, topic: str) -> str | None:
         if not topic.startswith("m:"):

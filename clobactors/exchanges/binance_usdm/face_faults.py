@@ -29,7 +29,7 @@ from clobactors.exchanges.binance_common.face_faults import BinanceFaultTopics
 from clobactors.exchanges.binance_usdm import urls, wire
 from clobactors.exchanges.binance_usdm.errors import ERROR_MESSAGES, ErrorCode, error_body
 from clobactors.sim.fault_vocab_base import UserStreamEnd, request_params
-from clobactors.sim.faults import HTTP_KINDS, FaultKind, FaultRule
+from clobactors.sim.faults import HTTP_KINDS, FaultRule
 from clobactors.sim.http_server import HttpRequest, HttpResponse
 from clobactors.sim.runtime import WsLink
 
@@ -54,19 +54,7 @@ class BinanceUsdmFaultVocabulary(BinanceFaultTopics):
 
     snapshot_route: str = f"GET {urls.DEPTH}"
     order_route: str = f"POST {urls.ORDER}"
-
-    def default_target(self, kind: FaultKind) -> str:
-        match kind:
-            case FaultKind.USER_STREAM_END:
-                return "lk:*"
-            case FaultKind.SLOW_SNAPSHOT:
-                return self.snapshot_route
-            case FaultKind.LOST_ACK | FaultKind.REJECT_ORDER:
-                return self.order_route
-            case FaultKind.DROP_FRAMES | FaultKind.REORDER_FRAMES | FaultKind.MALFORMED_FRAMES:
-                return "m:*@depth*"
-            case _:
-                return "*"
+    user_stream_target: str = "lk:*"
 
     def check_rule(self, rule: FaultRule) -> None:
         """Refuse a rule that could never fire here: a target on a spot route or on a WebSocket API path."""
