@@ -23,7 +23,9 @@ the stream's total) and whether a fetched (REST) row was published; a payment is
 
 A fetched row with the exchange's payment id (Binance's ``tranId``) is matched by that id instead of its
 instrument: in hedge mode the LONG and SHORT legs of one instrument settle at one instant as two rows, two
-payments; a row listed again by an overlapping page has the same id.
+payments; a row listed again by an overlapping page has the same id. The user stream gives no id: two
+*isolated* legs of one instrument (hedge mode) come as two named stream events of one instant, and the second
+is taken for a repeat; REST then brings neither (the stream published that instrument), so one leg is missed.
 
 One case stays wrong: when the stream delivered a settlement's cross-margin total but lost an isolated
 position's event of the same instant (both come on one connection at once), the isolated row fetched later
