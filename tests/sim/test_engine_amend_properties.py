@@ -11,14 +11,13 @@ refused amendment changes nothing and emits nothing; fills of a crossing amendme
 from __future__ import annotations
 
 from decimal import Decimal as D
-from itertools import pairwise
 
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
 from clobactors.model import OrderType, Side, TimeInForce
-from clobactors.sim import BookEvent, Engine, OrderInfo, Rejection, TradeEvent
+from clobactors.sim import Engine, OrderInfo, Rejection
 from clobactors.sim.engine import AmendAccepted
 from clobactors.sim.rules import StpMode
 from tests.sim.test_engine_properties import ACCOUNTS, LOTS, RULES, TICKS, EngineMachine
@@ -61,35 +60,6 @@ class SpotAmendMachine(EngineMachine):
     def _queue(self, order_id: int) -> tuple[int, int, int]:
         """Time priority: a placed order's id, or just after the last id placed before its last amendment."""
         return self.queued.get(order_id, (order_id, 0, 0))
-
-    def _after(self, account: str, symbol: str, side: Side | None) -> None:
-        """The base machine's check with time priority from :meth:`_queue` rather than the order id."""
-        trades: list[TradeEvent] = []
-        for event in self.engine.drain_events():
-            if isinstance(event, BookEvent):
-                assert event.first_update_id == self.last_update[event.symbol] + 1
-                assert event.last_update_id >= event.first_update_id
-                self.last_update[event.symbol] = event.last_update_id
-            elif isinstance(event, TradeEvent):
-                trades.append(event)
-        if not trades or side is None:
-            return
-        buy = side is Side.BUY
-        makers = [self._queue(t.seller_order_id if buy else t.buyer_order_id) for t in trades]
-        for (t0, m0), (t1, m1) in pairwise(zip(trades, makers, strict=True)):
-            assert (t1.price >= t0.price) if buy else (t1.price <= t0.price)
-            if t1.price == t0.price:
-                assert m1 > m0
-        last_price, last_maker = trades[-1].price, makers[-1]
-        for other in ACCOUNTS:
-            if other == account and self.stp is not StpMode.NONE:
-                continue
-            for order in self.engine.open_orders(other, symbol):
-                if order.side is side or order.price is None:
-                    continue
-                assert (order.price >= last_price) if buy else (order.price <= last_price)
-                if order.price == last_price:
-                    assert self._queue(order.order_id) >= last_maker
 
     @rule(data=st.data(), ticks=TICKS, lots=LOTS, through=THROUGH)
     def amend(self, data: st.DataObject, ticks: int, lots: int, through: int | None) -> None:

@@ -46,6 +46,10 @@ class EngineMachine(RuleBasedStateMachine):
         self.ids: list[tuple[str, str, int]] = []
         self.last_update: dict[str, int] = defaultdict(int)
 
+    def _queue(self, order_id: int) -> tuple[int, int, int]:
+        """An order's time priority: its id (orders are numbered as placed); amending machines override it."""
+        return (order_id, 0, 0)
+
     def _after(self, account: str, symbol: str, side: Side | None) -> None:
         """Check the events of the last call: contiguous diffs, fills in price-time priority."""
         trades: list[TradeEvent] = []
@@ -59,7 +63,7 @@ class EngineMachine(RuleBasedStateMachine):
         if not trades or side is None:
             return
         buy = side is Side.BUY
-        makers = [t.seller_order_id if buy else t.buyer_order_id for t in trades]
+        makers = [self._queue(t.seller_order_id if buy else t.buyer_order_id) for t in trades]
         for (p0, m0), (p1, m1) in zip(
             [(t.price, m) for t, m in zip(trades, makers, strict=True)][:-1],
             [(t.price, m) for t, m in zip(trades, makers, strict=True)][1:],
@@ -77,7 +81,7 @@ class EngineMachine(RuleBasedStateMachine):
                     continue
                 assert (order.price >= last_price) if buy else (order.price <= last_price)
                 if order.price == last_price:
-                    assert order.order_id >= last_maker
+                    assert self._queue(order.order_id) >= last_maker
 
     def _tick(self) -> int:
         self.now += 1_000_000
