@@ -17,6 +17,7 @@ Example::
     api_key_env = "BINANCE_API_KEY"
     api_secret_env = "BINANCE_API_SECRET"
     order_journal = "state/binance-orders.jsonl"   # optional: what a restart must ask the exchange about
+    order_entry = "websocket"        # optional: rest (default) | websocket (the exchange's WebSocket API)
 
     [[strategies]]
     kind = "market_maker"
@@ -42,7 +43,7 @@ import attrs
 from clobactors.errors import ConfigError
 from clobactors.model import Instrument
 
-__all__ = ["Environment", "ExchangeConfig", "SessionConfig", "StrategyConfig"]
+__all__ = ["Environment", "ExchangeConfig", "OrderEntry", "SessionConfig", "StrategyConfig"]
 
 _SECRET_KEYS: Final = frozenset({"secret", "api_secret", "apisecret", "private_key", "passphrase", "password"})
 
@@ -56,6 +57,16 @@ class Environment(enum.StrEnum):
     TESTNET = "testnet"
     #: Explicit URLs (the simulator, a proxy); ``rest``/``ws``/``ws_api`` must be given.
     CUSTOM = "custom"
+
+
+class OrderEntry(enum.StrEnum):
+    """How order requests reach the exchange."""
+
+    #: Over REST (HTTP/1.1 on kept-alive connections): every exchange.
+    REST = "rest"
+    #: Over the exchange's WebSocket API while its connection is up, REST otherwise (and for requests it has
+    #: no twin for): exchanges whose dialect implements :class:`~clobactors.exchanges.order_entry.OrderEntryDialect`.
+    WEBSOCKET = "websocket"
 
 
 def _str(table: Mapping[str, object], key: str, where: str, default: str | None = None) -> str:
@@ -103,6 +114,8 @@ class ExchangeConfig:
     #: File journaling this account's live orders, so a restarted session learns what became of each
     #: (:mod:`clobactors.order_journal`); relative to the working directory. Empty: no journal.
     order_journal: str = ""
+    #: Orders over REST, or over the exchange's WebSocket API while it is connected (:class:`OrderEntry`).
+    order_entry: OrderEntry = OrderEntry.REST
 
     def __attrs_post_init__(self) -> None:
         for name in self.instruments:
@@ -164,6 +177,10 @@ class ExchangeConfig:
         snapshots = table.get("max_concurrent_snapshots", 8)
         if not isinstance(snapshots, int) or isinstance(snapshots, bool) or snapshots < 1:
             raise ConfigError(f"{where}: 'max_concurrent_snapshots' must be a positive integer")
+        try:
+            order_entry = OrderEntry(_str(table, "order_entry", where, "rest"))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: order_entry must be one of {[e.value for e in OrderEntry]}") from exc
         interval = table.get("reconcile_interval", 60.0)
         if not isinstance(interval, int | float) or isinstance(interval, bool) or not 0 < interval < math.inf:
             raise ConfigError(f"{where}: 'reconcile_interval' must be a positive number of seconds")
@@ -181,6 +198,7 @@ class ExchangeConfig:
             reconcile_interval=float(interval),
             cancel_all_on_stop=bool(table.get("cancel_all_on_stop", False)),
             order_journal=_str(table, "order_journal", where, ""),
+            order_entry=order_entry,
         )
 
 

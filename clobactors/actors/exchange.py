@@ -34,8 +34,9 @@ import msgspec
 import trio
 
 from clobactors.actors.actor import Context
+from clobactors.actors.order_lane import LaneAnswer, OrderLane
 from clobactors.actors.rate_gate import RateGate
-from clobactors.errors import ActorUnavailable, ConfigError, RateLimited
+from clobactors.errors import ActorUnavailable, ConfigError, ConnectFailed, RateLimited
 from clobactors.exchanges.standard import ExchangeInfo, SpotDialect
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.model import Instrument
@@ -119,6 +120,9 @@ class ExchangeLink:
     wall_ns: Callable[[], int] = attrs.field(default=_wall_ns, repr=False)
     #: The running limiter's fast path (set by the RateLimiterActor while it runs).
     gate: RateGate | None = attrs.field(default=None, repr=False)
+    #: The exchange's order-entry WebSocket while it is up (set by the OrderEntry actor): the requests it can
+    #: carry go there instead of REST (:mod:`clobactors.actors.order_lane`).
+    lane: OrderLane | None = attrs.field(default=None, repr=False)
 
     def now_ms(self) -> int:
         """Exchange-aligned wall-clock milliseconds, for signing timestamps."""
@@ -168,6 +172,15 @@ class ExchangeLink:
         sent_at: float | None = None
         if self.rate_limiter:
             sent_at = await self._acquire(ctx, spec, priority)
+        lane = self.lane
+        prepared = lane.prepare(spec) if lane is not None else None
+        if lane is not None and prepared is not None:
+            try:
+                answer = await lane.send(prepared)
+            except ConnectFailed:
+                pass  # the lane closed before the write: nothing left, so REST carries it
+            else:
+                return await self._conclude(ctx, await answer.receive(), sent_at)
         return await self._conclude(ctx, await self.http.request(spec), sent_at)
 
     async def try_send(self, ctx: Context, spec: HttpRequestSpec, priority: Priority) -> PendingRest | None:
@@ -178,7 +191,9 @@ class ExchangeLink:
         must not write); whatever happens once the bytes may have left is raised by
         :meth:`PendingRest.receive`, which must be awaited exactly once.
         """
-        if not self.http.ready_nowait():
+        lane = self.lane
+        prepared = lane.prepare(spec) if lane is not None else None
+        if prepared is None and not self.http.ready_nowait():
             return None
         sent_at: float | None = None
         if self.rate_limiter:
@@ -188,6 +203,8 @@ class ExchangeLink:
             sent_at = gate.try_grant(self.dialect.request_cost(spec), priority)
             if sent_at is None:
                 return None
+        if lane is not None and prepared is not None:
+            return PendingRest(self, ctx, await lane.send(prepared), sent_at)
         return PendingRest(self, ctx, await self.http.send_nowait(spec), sent_at)
 
     async def _conclude(self, ctx: Context, result: HttpResult, sent_at: float | None) -> HttpResult:
@@ -291,7 +308,7 @@ class PendingRest:
 
     _link: ExchangeLink
     _ctx: Context = attrs.field(repr=False)
-    _answer: PendingAnswer = attrs.field(repr=False)
+    _answer: PendingAnswer | LaneAnswer = attrs.field(repr=False)
     _sent_at: float | None = None
 
     async def receive(self) -> HttpResult:

@@ -44,15 +44,18 @@ from clobactors.actors.book_view import AddInstruments, InstrumentsAdded, Instru
 from clobactors.actors.bus import Bus
 from clobactors.actors.exchange import ExchangeLink
 from clobactors.actors.feed_subscriptions import FeedRoster
+from clobactors.actors.order_entry import OrderEntry
 from clobactors.actors.order_manager import OrderManager
 from clobactors.actors.rate_limiter import RateLimiterActor
 from clobactors.actors.supervisor import ChildSpec, Restart, Strategy, Supervisor
 from clobactors.actors.user_stream import UserStream
 from clobactors.backoff import Backoff
 from clobactors.config import Environment, ExchangeConfig, SessionConfig
+from clobactors.config import OrderEntry as OrderEntryMode
 from clobactors.errors import ConfigError
 from clobactors.exchanges import get_credentials, get_dialect
 from clobactors.exchanges.alias import AliasDialect
+from clobactors.exchanges.order_entry import OrderEntryDialect
 from clobactors.exchanges.standard import SpotDialect
 from clobactors.order_journal import OrderJournal
 from clobactors.transport.http import HttpTransport
@@ -95,6 +98,10 @@ class ExchangeNames:
     @property
     def user(self) -> str:
         return f"{self.exchange}.user"
+
+    @property
+    def order_entry(self) -> str:
+        return f"{self.exchange}.order_entry"
 
 
 def exchange_tree(
@@ -146,6 +153,15 @@ def exchange_tree(
                 ),
             )
         )
+        if config.order_entry is OrderEntryMode.WEBSOCKET:
+            if not isinstance(link.dialect, OrderEntryDialect):
+                raise ConfigError(f"exchange {config.name!r}: its dialect has no WebSocket order entry")
+            feed_children.append(
+                ChildSpec(
+                    name=names.order_entry,
+                    factory=lambda: OrderEntry(name=names.order_entry, link=link, rng=random.Random(rng.random())),
+                )
+            )
     children.append(
         ChildSpec(
             name=names.feeds,
@@ -246,6 +262,8 @@ async def open_session(
                 name=exchange.name, dialect=dialect, http=http, credentials=creds,
                 rate_limiter=ExchangeNames(exchange.name).rate_limiter, wall_ns=wall_ns,
             )
+            if exchange.order_entry is OrderEntryMode.WEBSOCKET and not isinstance(dialect, OrderEntryDialect):
+                raise ConfigError(f"exchange {exchange.name!r}: its dialect has no WebSocket order entry")
             if exchange.order_journal and creds is None:
                 logger.warning("%s: order_journal ignored: no credentials, so no order is placed", exchange.name)
             elif exchange.order_journal:

@@ -25,7 +25,7 @@ import trio
 from clobactors.actors.bus import Bus, Subscription
 from clobactors.actors.order_messages import GetBalances, GetOpenOrders
 from clobactors.actors.session import Session, StrategyFactory, open_session
-from clobactors.config import Environment, ExchangeConfig, SessionConfig
+from clobactors.config import Environment, ExchangeConfig, OrderEntry, SessionConfig
 from clobactors.exchanges import get_credentials
 from clobactors.exchanges.binance.signing import Credentials, sign_request
 from clobactors.messages import Balance, Fill, OrderUpdate
@@ -76,14 +76,20 @@ class Recorder:
 
 
 def session_config(
-    sim: Simulator, *, depth: int = 1000, cancel_all_on_stop: bool = False, seed: int = 1, order_journal: str = ""
+    sim: Simulator,
+    *,
+    depth: int = 1000,
+    cancel_all_on_stop: bool = False,
+    seed: int = 1,
+    order_journal: str = "",
+    order_entry: OrderEntry = OrderEntry.REST,
 ) -> SessionConfig:
     return SessionConfig(
         exchanges=(
             ExchangeConfig(
                 name=EXCHANGE, instruments=(INSTRUMENT,), environment=Environment.CUSTOM, rest=sim.rest_url,
                 ws=sim.ws_url, ws_api=sim.ws_api_url, depth=depth, cancel_all_on_stop=cancel_all_on_stop,
-                order_journal=order_journal,
+                order_journal=order_journal, order_entry=order_entry,
             ),
         ),
         seed=seed,
@@ -99,6 +105,7 @@ async def open_e2e_session(
     cancel_all_on_stop: bool = False,
     seed: int = 1,
     order_journal: str = "",
+    order_entry: OrderEntry = OrderEntry.REST,
 ) -> AsyncIterator[tuple[Session, Recorder]]:
     """A session on ``sim``'s default account, and a recorder of its account and lifecycle events.
 
@@ -117,8 +124,9 @@ async def open_e2e_session(
 
     creds = get_credentials(EXCHANGE, {"api_key": sim.api_key, "api_secret": sim.api_secret})
     config = session_config(
-        sim, depth=depth, cancel_all_on_stop=cancel_all_on_stop, seed=seed, order_journal=order_journal
-    )
+        sim, depth=depth, cancel_all_on_stop=cancel_all_on_stop, seed=seed, order_journal=order_journal,
+        order_entry=order_entry,
+    )  # fmt: skip
     async with trio.open_nursery() as nursery:
         for subscription in subscriptions:
             nursery.start_soon(record, subscription)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, final
 import attrs
 
 from clobactors.errors import ConfigError
-from clobactors.exchanges.binance import codec, codec_rest, commands, urls
+from clobactors.exchanges.binance import codec, codec_rest, commands, urls, wsapi_orders
 from clobactors.exchanges.binance import errors as binance_errors
 from clobactors.exchanges.binance import rules as binance_rules
 from clobactors.exchanges.binance.commands import OrderResponse
@@ -53,6 +53,7 @@ from clobactors.exchanges.binance_common.dialect_base import (
     VenueErrors,
     VenueRules,
 )
+from clobactors.exchanges.order_entry import OrderEntryAnswer, OrderEntryDialect
 from clobactors.exchanges.standard import (
     ExchangeInfo,
     ModifyAnswer,
@@ -270,6 +271,20 @@ class BinanceSpotDialect(BinanceDialectMixin):
     def balances_request(self, credentials: Credentials, now_ms: int) -> HttpRequestSpec:
         return commands.account(credentials, now_ms=now_ms, recv_window=self.recv_window)
 
+    # -- order entry over the WebSocket API (clobactors.exchanges.order_entry) ------------------------
+
+    def order_entry_url(self) -> str:
+        """``/ws-api/v3``: the same endpoint as the user stream's (web-socket-api.md § General API Information)."""
+        return self.endpoints.ws_api
+
+    def order_entry_frame(self, spec: HttpRequestSpec, credentials: object, request_id: int) -> str | None:
+        if not isinstance(credentials, Credentials):
+            raise ConfigError("Binance order entry needs Binance credentials")
+        return wsapi_orders.order_entry_frame(spec, credentials, request_id)
+
+    def decode_order_entry_answer(self, message: str | bytes, elapsed: float, now_ms: int) -> OrderEntryAnswer:
+        return wsapi_orders.decode_answer(message, elapsed, now_ms)
+
     # -- errors and limits ---------------------------------------------------------------------------
 
     def is_error(self, result: HttpResult) -> bool:
@@ -286,4 +301,7 @@ if TYPE_CHECKING:
         return dialect
 
     def _live(dialect: BinanceSpotDialect) -> LiveSubscriptions:
+        return dialect
+
+    def _order_entry(dialect: BinanceSpotDialect) -> OrderEntryDialect:
         return dialect
