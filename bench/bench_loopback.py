@@ -28,6 +28,7 @@ from loopback import Recorder, Recording, join, measure_window, session_against,
 from registry import Figure, Row, Settings, Table, benchmark, percentile
 
 from clobactors.actors.session import ExchangeNames
+from clobactors.config import OrderEntry
 from clobactors.messages import CancelOrder, OrderUpdate, PlaceOrder
 from clobactors.model import OrderType, Side
 
@@ -127,16 +128,20 @@ def loopback_market(settings: Settings) -> Table:
 # -- orders --------------------------------------------------------------------------------------------------
 
 
-async def _orders(settings: Settings, count: int) -> list[Row]:
+async def _orders(settings: Settings, count: int, entry: OrderEntry) -> list[Row]:
     place_wire: list[list[float]] = [[], [], []]
     place_ack: list[list[float]] = [[], [], []]
     cancel_wire: list[list[float]] = [[], [], []]
     cancel_ack: list[list[float]] = [[], [], []]
+    place_trip: list[list[float]] = [[], [], []]
+    cancel_trip: list[list[float]] = [[], [], []]
     async with sim_process(1, _FLOW_RATE) as sim:
         instrument = sim.instruments[0]
         orders = ExchangeNames("binance").orders
-        async with session_against(sim, [instrument], [], credentials=True) as session:
+        async with session_against(sim, [instrument], [], credentials=True, order_entry=entry) as session:
             await trio.sleep(0.2)
+            if entry is OrderEntry.WEBSOCKET:
+                assert session.links["binance"].lane is not None, "the order-entry lane is not up"
             for _ in range(settings.windows):
                 sent: dict[str, tuple[int, int]] = {}  # client id -> (place command ns, place answered ns)
                 cancels: dict[str, tuple[int, int]] = {}
@@ -171,31 +176,46 @@ async def _orders(settings: Settings, count: int) -> list[Row]:
                         begin, end = cancels[params["origClientOrderId"]]
                         cw.append(arrived - begin)
                         ca.append(end - arrived)
-                for samples, values in ((place_wire, pw), (place_ack, pa), (cancel_wire, cw), (cancel_ack, ca)):
+                pt = [end - begin for begin, end in sent.values()]
+                ct = [end - begin for begin, end in cancels.values()]
+                for samples, values in (
+                    (place_wire, pw), (place_ack, pa), (cancel_wire, cw), (cancel_ack, ca),
+                    (place_trip, pt), (cancel_trip, ct),
+                ):  # fmt: skip
                     if values:
                         samples[0].append(_us(values, 0.5))
                         samples[1].append(_us(values, 0.99))
                         samples[2].append(len(values))
-    rows = []
-    for name, samples in (
-        ("PlaceOrder: ask -> request at the simulator", place_wire),
-        ("PlaceOrder: request at the simulator -> ask answered", place_ack),
-        ("CancelOrder: ask -> request at the simulator", cancel_wire),
-        ("CancelOrder: request at the simulator -> ask answered", cancel_ack),
-    ):
-        rows.append(Row(name, (Figure("p50 µs", "µs", tuple(samples[0])), Figure("p99 µs", "µs", tuple(samples[1])))))
-    return rows
+    if entry is OrderEntry.WEBSOCKET:  # no HTTP request to stamp at the simulator: round trips only
+        named = (
+            ("WebSocket API: PlaceOrder ask -> answered (round trip)", place_trip),
+            ("WebSocket API: CancelOrder ask -> answered (round trip)", cancel_trip),
+        )
+    else:
+        named = (
+            ("PlaceOrder: ask -> request at the simulator", place_wire),
+            ("PlaceOrder: request at the simulator -> ask answered", place_ack),
+            ("PlaceOrder: ask -> answered (round trip)", place_trip),
+            ("CancelOrder: ask -> request at the simulator", cancel_wire),
+            ("CancelOrder: request at the simulator -> ask answered", cancel_ack),
+            ("CancelOrder: ask -> answered (round trip)", cancel_trip),
+        )
+    return [
+        Row(name, (Figure("p50 µs", "µs", tuple(samples[0])), Figure("p99 µs", "µs", tuple(samples[1]))))
+        for name, samples in named
+    ]
 
 
 @benchmark("loopback-order", "Loopback: order command -> request on the wire -> acknowledgement (real sockets)")
 def loopback_order(settings: Settings) -> Table:
     count = 10 if settings.quick else 200
-    rows = trio.run(_orders, settings, count)
+    rows = [row for entry in OrderEntry for row in trio.run(_orders, settings, count, entry)]
     return Table(
         tuple(rows),
         (
             f"{settings.windows} windows of {count} limit bids placed then cancelled, one at a time, through "
-            "session.ask to the order manager (rate gate, REST over our h11 client, simulator in its own process)",
+            "session.ask to the order manager (rate gate, REST over our h11 client or Binance's WebSocket API, "
+            "simulator in its own process)",
             "request stamps: time.time_ns() as the simulator's HTTP server hands the request over (the Faults seam)",
         ),
     )

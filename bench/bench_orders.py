@@ -33,8 +33,9 @@ import trio
 from registry import Case, Figure, Row, Settings, Table, benchmark, percentile, time_cases
 from sim_process import GENEROUS_LIMITS
 
-from clobactors.actors.actor import open_actor_system
+from clobactors.actors.actor import ActorSystem, open_actor_system
 from clobactors.actors.exchange import ExchangeLink
+from clobactors.actors.order_entry import OrderEntry
 from clobactors.actors.order_manager import OrderManager
 from clobactors.actors.rate_limiter import RateLimiterActor
 from clobactors.actors.session import ExchangeNames
@@ -49,6 +50,7 @@ from clobactors.sim.config import SimConfig
 from clobactors.sim.engine import Engine
 from clobactors.sim.face_protocol import RestRequest
 from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse, HttpServer
+from clobactors.sim.server import open_simulator
 from clobactors.transport.http import HttpTransport
 
 _BASE: Final = "http://127.0.0.1:9"
@@ -131,7 +133,7 @@ class _StampingStream(trio.abc.Stream):
         await self._inner.aclose()
 
 
-def _tree(link: ExchangeLink) -> Supervisor:
+def _tree(link: ExchangeLink, *extra: ChildSpec) -> Supervisor:
     return Supervisor(
         name="binance",
         children=[
@@ -142,6 +144,7 @@ def _tree(link: ExchangeLink) -> Supervisor:
                     name=_NAMES.orders, link=link, instruments=(_INSTRUMENT,), id_rng=random.Random(1)
                 ),
             ),
+            *extra,
         ],
         strategy=Strategy.REST_FOR_ONE,
     )
@@ -171,6 +174,8 @@ def order_link(face: _Face, http: HttpTransport, base: str) -> ExchangeLink:
 
 
 async def _order_path(count: int, engine: str) -> dict[str, list[int]]:
+    if engine == "ws-api":
+        return await _ws_order_path(count)
     face = _Face()
     async with trio.open_nursery() as nursery:
         if engine == "h11":
@@ -178,35 +183,64 @@ async def _order_path(count: int, engine: str) -> dict[str, list[int]]:
         else:
             base = _BASE
             http = HttpTransport.from_url(base, transport=httpx.MockTransport(face))
-        out = await _orders(count, face, http, base)
+        link = order_link(face, http, base)
+        async with http, open_actor_system() as system:
+            await system.start(_tree(link))
+            out = await _orders(count, system, face.arrivals)
         nursery.cancel_scope.cancel()
     return out
 
 
-async def _orders(count: int, face: _Face, http: HttpTransport, base: str) -> dict[str, list[int]]:
-    link = order_link(face, http, base)
+async def _ws_order_path(count: int) -> dict[str, list[int]]:
+    """The same orders over Binance's WebSocket API: the simulator in this trio run, its ``/ws-api/v3`` over a
+    loopback socket stamped after each ``send`` as above (REST only for the reference data)."""
+    arrivals: list[int] = []
+
+    def face(engine: Engine, config: SimConfig) -> BinanceFace:
+        return BinanceFace(engine, seed=config.seed, rate_limits=GENEROUS_LIMITS)
+
+    async def connect(host: str, port: int) -> trio.abc.Stream:
+        sock = socket.create_connection((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return _StampingStream(sock, arrivals)
+
+    async with open_simulator("binance", seed=1, symbols=["BTCUSDT"], flow=False, face_factory=face) as sim:
+        dialect = BinanceSpotDialect.for_urls(rest=sim.rest_url, ws=sim.ws_url, ws_api=sim.ws_api_url)
+        credentials = get_credentials("binance", {"api_key": sim.api_key, "api_secret": sim.api_secret})
+        http = HttpTransport.from_url(sim.rest_url)
+        link = ExchangeLink(
+            name="binance", dialect=dialect, http=http, credentials=credentials, rate_limiter=_NAMES.rate_limiter
+        )
+        entry = ChildSpec(
+            name="binance.order_entry", factory=lambda: OrderEntry("binance.order_entry", link, connect=connect)
+        )
+        async with http, open_actor_system() as system:
+            await system.start(_tree(link, entry))
+            assert link.lane is not None, "the order-entry actor is ready once its first connection is up"
+            return await _orders(count, system, arrivals)
+
+
+async def _orders(count: int, system: ActorSystem, arrivals: list[int]) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {"place_wire": [], "place_done": [], "cancel_wire": [], "cancel_done": []}
-    async with http, open_actor_system() as system:
-        await system.start(_tree(link))
-        for _ in range(count):
-            place = PlaceOrder(
-                exchange="binance", instrument=_INSTRUMENT, side=Side.BUY, order_type=OrderType.LIMIT,
-                size=Decimal("0.01"), price=Decimal("1000.00"),
-            )  # fmt: skip
-            face.arrivals.clear()
-            start = time.perf_counter_ns()
-            update = await system.ask(_NAMES.orders, place)
-            done = time.perf_counter_ns()
-            assert isinstance(update, OrderUpdate), update
-            out["place_wire"].append(face.arrivals[0] - start)
-            out["place_done"].append(done - start)
-            cancel = CancelOrder(exchange="binance", instrument=_INSTRUMENT, client_order_id=update.client_order_id)
-            face.arrivals.clear()
-            start = time.perf_counter_ns()
-            await system.ask(_NAMES.orders, cancel)
-            done = time.perf_counter_ns()
-            out["cancel_wire"].append(face.arrivals[0] - start)
-            out["cancel_done"].append(done - start)
+    for _ in range(count):
+        place = PlaceOrder(
+            exchange="binance", instrument=_INSTRUMENT, side=Side.BUY, order_type=OrderType.LIMIT,
+            size=Decimal("0.01"), price=Decimal("1000.00"),
+        )  # fmt: skip
+        arrivals.clear()
+        start = time.perf_counter_ns()
+        update = await system.ask(_NAMES.orders, place)
+        done = time.perf_counter_ns()
+        assert isinstance(update, OrderUpdate), update
+        out["place_wire"].append(arrivals[0] - start)
+        out["place_done"].append(done - start)
+        cancel = CancelOrder(exchange="binance", instrument=_INSTRUMENT, client_order_id=update.client_order_id)
+        arrivals.clear()
+        start = time.perf_counter_ns()
+        await system.ask(_NAMES.orders, cancel)
+        done = time.perf_counter_ns()
+        out["cancel_wire"].append(arrivals[0] - start)
+        out["cancel_done"].append(done - start)
     return out
 
 
@@ -243,6 +277,16 @@ def order_overhead(settings: Settings) -> Table:
                 ("place_done", "PlaceOrder: ask -> answered (loopback, face in-process)"),
                 ("cancel_wire", "CancelOrder: ask -> first request byte written (loopback socket)"),
                 ("cancel_done", "CancelOrder: ask -> answered (loopback, face in-process)"),
+            ),
+        ),
+        (
+            "ws-api",
+            count,
+            (
+                ("place_wire", "WebSocket API: PlaceOrder ask -> first frame byte written (loopback socket)"),
+                ("place_done", "WebSocket API: PlaceOrder ask -> answered (simulator in-process)"),
+                ("cancel_wire", "WebSocket API: CancelOrder ask -> first frame byte written (loopback socket)"),
+                ("cancel_done", "WebSocket API: CancelOrder ask -> answered (simulator in-process)"),
             ),
         ),
         (

@@ -29,7 +29,7 @@ import trio
 from clobactors.actors.actor import Actor, Context
 from clobactors.actors.bus import Bus, Subscription
 from clobactors.actors.session import Session, open_session
-from clobactors.config import Environment, ExchangeConfig, SessionConfig
+from clobactors.config import Environment, ExchangeConfig, OrderEntry, SessionConfig
 from clobactors.exchanges import get_credentials
 from clobactors.messages import BestBidAsk, BookDelta, FeedStale, FeedSynced, Trade
 
@@ -179,12 +179,15 @@ class Recorder:
                 self.recording.stale += 1
 
 
-def session_config(sim: SimProcess, instruments: Sequence[str], *, depth: int = 100) -> SessionConfig:
+def session_config(
+    sim: SimProcess, instruments: Sequence[str], *, depth: int = 100, order_entry: OrderEntry = OrderEntry.REST
+) -> SessionConfig:
     return SessionConfig(
         exchanges=(
             ExchangeConfig(
                 name="binance", instruments=tuple(instruments), environment=Environment.CUSTOM,
                 rest=str(sim.info["rest"]), ws=str(sim.info["ws"]), ws_api=str(sim.info["ws_api"]), depth=depth,
+                order_entry=order_entry,
             ),
         ),
         seed=1,
@@ -199,6 +202,7 @@ async def session_against(
     *,
     credentials: bool = False,
     bus: Bus | None = None,
+    order_entry: OrderEntry = OrderEntry.REST,
 ) -> AsyncIterator[Session]:
     creds = None
     if credentials:
@@ -207,7 +211,7 @@ async def session_against(
                 "binance", {"api_key": str(sim.info["api_key"]), "api_secret": str(sim.info["api_secret"])}
             )
         }
-    config = session_config(sim, instruments)
+    config = session_config(sim, instruments, order_entry=order_entry)
     async with open_session(config, strategies=strategies, credentials=creds, bus=bus) as session:
         yield session
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final, final
 
 import attrs
@@ -66,6 +66,8 @@ class OrderEntry:
     answer_timeout: float = 10.0
     #: The lifecycle events' ``feed`` name.
     feed: str = "orders"
+    #: Opens the plain TCP stream (a seam for benchmarks that stamp the socket's writes); ``None``: trio's.
+    connect: Callable[[str, int], Awaitable[trio.abc.Stream]] | None = attrs.field(default=None, repr=False)
     _lane: OrderLane | None = attrs.field(init=False, default=None, repr=False)
     _connects: int = attrs.field(init=False, default=0)
     _reconnects: int = attrs.field(init=False, default=0)
@@ -142,6 +144,7 @@ class OrderEntry:
             ping_interval=self.ping_interval,
             pong_timeout=self.pong_timeout,
             wall_ns=ctx.system.wall_ns,
+            connect=self.connect,
         ) as ws:
             lane = OrderLane(ws, dialect, self.link.credentials, answer_timeout=self.answer_timeout, endpoint=url)
             self._lane = lane

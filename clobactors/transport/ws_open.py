@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
@@ -59,6 +59,7 @@ async def open_ws(
     ssl_context: ssl.SSLContext | None = None,
     endpoint: str | None = None,
     wall_ns: Callable[[], int] = time.time_ns,
+    connect: Callable[[str, int], Awaitable[trio.abc.Stream]] | None = None,
 ) -> AsyncIterator[WsConnection]:
     """Connect to ``url`` and yield a :class:`WsConnection`; close it on exit, even when cancelled.
 
@@ -67,6 +68,7 @@ async def open_ws(
     ``pong_timeout``; ``idle_timeout`` fails the connection when no message arrives for that long.
     ``endpoint`` overrides the name used in errors, for URLs whose *path* carries a secret (listen keys).
     ``wall_ns`` stamps ``received_ns`` (inject the actor system's clock so tests control it).
+    ``connect(host, port)`` opens the plain TCP stream instead of trio (a seam for benchmarks; not with TLS).
     Raises :class:`ConfigError` for a bad URL and :class:`ConnectFailed` when no connection could be made
     within ``connect_timeout``.
     """
@@ -79,7 +81,9 @@ async def open_ws(
             with map_transport_errors(where, connecting=True):
                 with trio.move_on_after(connect_timeout) as connecting:
                     stream: trio.abc.Stream
-                    if tls:
+                    if connect is not None and not tls:
+                        stream = await connect(host, port)
+                    elif tls:
                         context = ssl_context or ssl.create_default_context()
                         stream = await trio.open_ssl_over_tcp_stream(host, port, ssl_context=context)
                     else:

@@ -28,11 +28,11 @@ from typing import Final
 
 import msgspec
 
-from clobactors.errors import RecoveryHint
+from clobactors.errors import LocalProtocolError, RecoveryHint
 from clobactors.exchanges.binance import urls
 from clobactors.exchanges.binance import wire as w
 from clobactors.exchanges.binance.errors import ws_retry_after
-from clobactors.exchanges.binance.signing import Credentials, ws_signature_payload
+from clobactors.exchanges.binance.signing import Credentials
 from clobactors.exchanges.order_entry import OrderEntryAnswer
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 
@@ -60,6 +60,7 @@ _API_KEY: Final = "apiKey"
 _UNITS: Final = {"SECOND": "s", "MINUTE": "m", "HOUR": "h", "DAY": "d"}
 _HEADER_PREFIX: Final = {"REQUEST_WEIGHT": "x-mbx-used-weight-", "ORDERS": "x-mbx-order-count-"}
 _ANSWER: Final = msgspec.json.Decoder(w.WsApiResponse)
+_FRAME: Final = msgspec.json.Encoder()
 
 
 def order_entry_frame(spec: HttpRequestSpec, credentials: Credentials, request_id: int) -> str | None:
@@ -71,14 +72,19 @@ def order_entry_frame(spec: HttpRequestSpec, credentials: Credentials, request_i
     method = WS_API_METHODS.get((spec.method, spec.path))
     if method is None:
         return None
-    params: dict[str, w.ParamValue] = {}
-    for name, value in spec.params:
-        if name == _SIGNATURE:
-            continue
-        params[name] = int(value) if name in _INTEGER_PARAMS and value.isdigit() else value
-    params[_API_KEY] = credentials.api_key
-    params[_SIGNATURE] = credentials.sign(ws_signature_payload(params))
-    return w.encode(w.WsApiRequest(id=request_id, method=method, params=params)).decode()
+    pairs = [pair for pair in spec.params if pair[0] != _SIGNATURE]
+    pairs.append((_API_KEY, credentials.api_key))
+    params: dict[str, w.ParamValue] = dict(pairs)
+    if len(params) != len(pairs):
+        raise LocalProtocolError(f"{method}: a parameter is given twice; the WebSocket API takes each once")
+    # Names are unique, so sorting the pairs sorts by name (ws_signature_payload's rule, without its dict).
+    signature = credentials.sign("&".join(map("=".join, sorted(pairs))))
+    for name in _INTEGER_PARAMS.intersection(params):
+        value = params[name]
+        if isinstance(value, str) and value.isdigit():
+            params[name] = int(value)
+    params[_SIGNATURE] = signature
+    return _FRAME.encode({"id": request_id, "method": method, "params": params}).decode()
 
 
 def decode_answer(message: str | bytes, elapsed: float, now_ms: int) -> OrderEntryAnswer:
