@@ -9,7 +9,8 @@ developers.binance.com (binance/binance-spot-api-docs). ``sim/server.py`` serves
   server clock), request weights and limits (:mod:`.face_limits`), and error codes (:mod:`.errors`).
 * Market streams (``/ws/<stream>``, ``/stream?streams=a/b``): :mod:`.face_streams`.
 * User data: listen-key streams (``/ws/<listenKey>``) and the WebSocket API (``/ws-api/v3``) with
-  ``userDataStream.subscribe.signature``: :mod:`.face_user`; ``executionReport``,
+  ``userDataStream.subscribe.signature``: :mod:`.face_user`; its order entry and account requests
+  (``order.place``, ``account.status``, ...) run the REST handlers: :mod:`.face_wsapi_orders`; ``executionReport``,
   ``outboundAccountPosition``, ``balanceUpdate``, ``listenKeyExpired``, ``eventStreamTerminated``.
 
 Engine events become wire payloads in :meth:`BinanceFace.drain`, on these topics: ``m:<stream>`` for market
@@ -39,6 +40,7 @@ from clobactors.exchanges.binance.face_streams import (
     partial_stream_name,
 )
 from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, WsApiSession, user_topic
+from clobactors.exchanges.binance.face_wsapi_orders import WsApiOrders
 from clobactors.exchanges.binance.urls import WS_API_CONNECT_WEIGHT
 from clobactors.exchanges.binance_common.face_http import FaceAccounts, answer_rest, stream_request
 from clobactors.sim.config import derive_secret_text
@@ -137,6 +139,7 @@ class BinanceFace(FaceAccounts[FaceCore]):
                 client_ip=client_ip,
                 connected_ns=now_ns,
                 return_rate_limits=params.get("returnRateLimits", "true").lower() != "false",
+                signed=WsApiOrders(self._core),  # trading/account methods on the REST handlers
             )
         request = stream_request(path, query)
         if request is None:

@@ -7,7 +7,9 @@ requests).
 
 The WebSocket API session answers ``ping``, ``time``, ``session.status``, ``session.subscriptions``,
 ``userDataStream.subscribe.signature`` (HMAC-signed: any session may subscribe any account it can sign for;
-one subscription per account per connection) and ``userDataStream.unsubscribe``. ``session.logon`` and the
+one subscription per account per connection) and ``userDataStream.unsubscribe``; the signed trading and
+account requests (``order.place``, ``myTrades``, ...) go to the :class:`SignedMethods` it is given
+(:mod:`.face_wsapi_orders`, which runs the REST routes' handlers). ``session.logon`` and the
 session-based ``userDataStream.subscribe`` need Ed25519 keys on Binance ("Only Ed25519 keys are supported
 for this feature"); the simulator's keys are HMAC, so both answer an error, as Binance would. Events go out
 as ``{"subscriptionId": n, "event": {...}}``.
@@ -16,7 +18,7 @@ as ``{"subscriptionId": n, "event": {...}}``.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Final, final
+from typing import Final, Protocol, final
 
 import attrs
 import msgspec
@@ -35,7 +37,7 @@ from clobactors.exchanges.binance.signing import (
 )
 from clobactors.sim.face_protocol import SessionReply, SimCredentials
 
-__all__ = ["Accounts", "ListenKeys", "WsApiSession", "check_timing", "user_topic"]
+__all__ = ["Accounts", "ListenKeys", "SignedMethods", "WsApiSession", "check_timing", "user_topic"]
 
 #: user-data-stream.md: a listen key is valid for 60 minutes after creation or its last keepalive.
 LISTEN_KEY_VALIDITY_NS: Final = 60 * 60 * 1_000_000_000
@@ -155,6 +157,28 @@ class ListenKeys:
 # -- WebSocket API -------------------------------------------------------------------------------------------
 
 _REQUEST: Final = msgspec.json.Decoder(wire.WsApiRequest)
+_RETURN_RATE_LIMITS: Final = "returnRateLimits"
+
+
+class SignedMethods(Protocol):
+    """WebSocket API methods answered outside the session (trading and account requests); sans-IO.
+
+    A Protocol so that this module, which the face core imports, needs no import of the REST route table.
+    """
+
+    def weight(self, method: str, params: Mapping[str, str]) -> int | None:
+        """The request weight of ``method`` for these (formatted) params; ``None``: not one of these methods."""
+        ...
+
+    def call(self, method: str, params: Mapping[str, wire.ParamValue], now_ns: int) -> bytes:
+        """Authenticate and answer with the ``result`` JSON, or raise :class:`FaceError`; ``params`` as sent."""
+        ...
+
+    def order_usage(
+        self, method: str, params: Mapping[str, wire.ParamValue], now_ms: int
+    ) -> tuple[wire.RateLimitUsage, ...]:
+        """ORDERS entries for ``rateLimits`` (empty unless ``method`` counts orders for a known account)."""
+        ...
 
 
 def _response(
@@ -194,9 +218,11 @@ class WsApiSession:
         client_ip: str,
         connected_ns: int,
         return_rate_limits: bool = True,
+        signed: SignedMethods | None = None,
     ) -> None:
         self._accounts = accounts
         self._limits = limits
+        self._signed = signed
         self._ip = client_ip
         self._connected_ms = connected_ns // 1_000_000
         self._return_rate_limits = return_rate_limits
@@ -224,26 +250,43 @@ class WsApiSession:
             error = FaceError(ErrorCode.INVALID_JSON)
             return SessionReply(messages=(_response(None, 400, error=error),))
         method = request.method.removeprefix("v3/")
-        params = dict(request.params or {})
+        #: Everything sent, as signed (``returnRateLimits`` included); the methods below read ``params``.
+        sent = request.params or {}
+        params = {k: v for k, v in sent.items() if k != _RETURN_RATE_LIMITS}
         return_limits = self._return_rate_limits
-        if "returnRateLimits" in params:
-            return_limits = params.pop("returnRateLimits") is True
+        if _RETURN_RATE_LIMITS in sent:
+            return_limits = sent[_RETURN_RATE_LIMITS] is True
         try:
-            self._limits.charge_ip(self._ip, _WS_API_WEIGHTS.get(method, 1), now_ms)
-            result = self._call(method, params, now_ns)
+            signed = self._signed
+            weight = None if signed is None else signed.weight(method, {k: format_value(v) for k, v in sent.items()})
+            if signed is None or weight is None:
+                self._limits.charge_ip(self._ip, _WS_API_WEIGHTS.get(method, 1), now_ms)
+                result = self._call(method, params, sent, now_ns)
+            else:  # a REST route's weight, charged before authentication as REST charges it
+                self._limits.charge_ip(self._ip, weight, now_ms)
+                result = signed.call(method, sent, now_ns)
         except FaceError as exc:
-            data = None
+            data = exc.data  # cancel-replace's per-side results, as REST's body carries them
             if exc.status in (418, 429):
                 retry = next((int(v) for k, v in exc.headers if k == "Retry-After"), 0)
                 data = msgspec.json.encode({"serverTime": now_ms, "retryAfter": now_ms + retry * 1000})
-            limits = self._limits.ip_usage(self._ip, now_ms) if return_limits else ()
+            limits = self._rate_limits(method, sent, now_ms) if return_limits else ()
             reply = _response(request.id, exc.status, error=exc, error_data=data, rate_limits=limits)
             return SessionReply(messages=(reply,))
-        limits = self._limits.ip_usage(self._ip, now_ms) if return_limits else ()
+        limits = self._rate_limits(method, sent, now_ms) if return_limits else ()
         events, self._terminated = tuple(self._terminated), []
         return SessionReply(messages=(*events, _response(request.id, 200, result=result, rate_limits=limits)))
 
-    def _call(self, method: str, raw: Mapping[str, wire.ParamValue], now_ns: int) -> bytes:
+    def _rate_limits(
+        self, method: str, sent: Mapping[str, wire.ParamValue], now_ms: int
+    ) -> tuple[wire.RateLimitUsage, ...]:
+        """§ Response format examples: the account's ORDERS usage (order methods) first, then the IP's weight."""
+        orders = self._signed.order_usage(method, sent, now_ms) if self._signed is not None else ()
+        return (*orders, *self._limits.ip_usage(self._ip, now_ms))
+
+    def _call(
+        self, method: str, raw: Mapping[str, wire.ParamValue], sent: Mapping[str, wire.ParamValue], now_ns: int
+    ) -> bytes:
         now_ms = now_ns // 1_000_000
         params = Params((k, format_value(v)) for k, v in raw.items())
         if method == "ping":
@@ -269,16 +312,18 @@ class WsApiSession:
             # Both need an Ed25519-authenticated session; the simulator's keys are HMAC.
             raise FaceError(ErrorCode.UNAUTHORIZED, status=401)
         if method == "userDataStream.subscribe.signature":
-            return self._subscribe(params, raw, now_ms)
+            return self._subscribe(params, sent, now_ms)
         if method == "userDataStream.unsubscribe":
             return self._unsubscribe(params, now_ns)
         raise FaceError(ErrorCode.UNSUPPORTED_OPERATION)
 
-    def _subscribe(self, params: Params, raw: Mapping[str, wire.ParamValue], now_ms: int) -> bytes:
-        """web-socket-api.md § Subscribe to User Data Stream through signature subscription (USER_STREAM)."""
+    def _subscribe(self, params: Params, sent: Mapping[str, wire.ParamValue], now_ms: int) -> bytes:
+        """web-socket-api.md § Subscribe to User Data Stream through signature subscription (USER_STREAM).
+
+        The signature covers every param sent, ``returnRateLimits`` included (``sent``)."""
         credentials = self._accounts.by_key(params.raw("apiKey", required=True))
         params.raw("signature", required=True)
-        if not verify_ws_params(credentials.secret, raw):
+        if not verify_ws_params(credentials.secret, sent):
             raise FaceError(ErrorCode.INVALID_SIGNATURE)
         check_timing(params, now_ms)
         params.finish()
