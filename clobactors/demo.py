@@ -35,7 +35,7 @@ import trio
 from clobactors.actors.actor import Actor
 from clobactors.actors.bus import Bus, Subscription
 from clobactors.actors.session import open_session
-from clobactors.config import Environment, ExchangeConfig, SessionConfig
+from clobactors.config import Environment, ExchangeConfig, OrderEntry, SessionConfig
 from clobactors.errors import ClobactorsError, ConfigError
 from clobactors.exchanges import get_credentials
 from clobactors.monitor import Monitor, Summary
@@ -72,10 +72,11 @@ async def run_demo(
     half_spread_bps: Decimal = Decimal("1"),
     exchange: str = "binance",
     strategy: str = "market_maker",
+    order_entry: OrderEntry = OrderEntry.REST,
 ) -> Summary:
     """Run the demo for ``seconds`` on ``exchange`` (a key of :data:`DEMO_EXCHANGES`) and return its summary
     (also printed to ``out``). ``strategy="xemm"`` runs :func:`run_xemm_demo` (``exchange`` must stay
-    ``binance``, its maker venue)."""
+    ``binance``, its maker venue). ``order_entry`` picks REST or the exchange's WebSocket API for orders."""
     if strategy not in DEMO_STRATEGIES:
         raise ConfigError(f"demo strategy must be one of {list(DEMO_STRATEGIES)}, not {strategy!r}")
     if strategy == "xemm":
@@ -96,6 +97,7 @@ async def run_demo(
                 ExchangeConfig(
                     name=name, instruments=instruments, environment=Environment.CUSTOM,
                     rest=sim.rest_url, ws=sim.ws_url, ws_api=sim.ws_api_url, cancel_all_on_stop=True,
+                    order_entry=order_entry,
                 ),
             ),
             seed=seed,
@@ -283,6 +285,10 @@ def add_demo_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         "--strategy", default="market_maker", choices=DEMO_STRATEGIES,
         help="market_maker (default) or xemm: quote on binance spot, hedge every fill on binance-usdm",
     )
+    parser.add_argument(
+        "--order-entry", default="rest", choices=[e.value for e in OrderEntry],
+        help="send orders over REST (default) or the exchange's WebSocket API",
+    )
     parser.add_argument("--plain", action="store_true", help="plain lines even on a terminal")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     parser.set_defaults(run=_main)
@@ -294,7 +300,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         trio.run(lambda: run_demo(seconds=args.seconds, seed=args.seed, symbols=symbols,
                                   live=False if args.plain else None, exchange=args.exchange,
-                                  strategy=args.strategy))
+                                  strategy=args.strategy, order_entry=OrderEntry(args.order_entry)))
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -7,6 +7,7 @@ import io
 import trio
 import trio.testing
 
+from clobactors.config import OrderEntry
 from clobactors.demo import run_demo
 
 
@@ -31,3 +32,11 @@ async def test_demo_live_screen(autojump_clock: trio.testing.MockClock) -> None:
     assert len(screens) >= 3
     assert "TOP OF BOOK" in screens[-1]
     assert "FEEDS" in screens[-1]
+
+
+async def test_demo_with_orders_over_the_websocket_api(autojump_clock: trio.testing.MockClock) -> None:
+    out = io.StringIO()
+    with trio.fail_after(300):
+        summary = await run_demo(seconds=10, seed=3, out=out, live=False, order_entry=OrderEntry.WEBSOCKET)
+    assert summary.orders_placed >= 2
+    assert (summary.escalations, summary.outcome_unknown) == (0, 0)
