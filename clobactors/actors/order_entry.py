@@ -146,23 +146,29 @@ class OrderEntry:
             wall_ns=ctx.system.wall_ns,
             connect=self.connect,
         ) as ws:
-            lane = OrderLane(ws, dialect, self.link.credentials, answer_timeout=self.answer_timeout, endpoint=url)
-            self._lane = lane
-            self.link.lane = lane
-            self._connects += 1
-            await ctx.publish(FeedConnected(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=self.feed))
-            on_ready()
-            try:
-                async for frame in ws:
-                    try:
-                        answer = dialect.decode_order_entry_answer(frame.data, 0.0, self.link.now_ms())
-                    except RemoteProtocolError as exc:
-                        self._malformed += 1
-                        logger.warning("%s: dropped a frame that is no order-entry answer: %s", self.name, exc)
-                        continue
-                    lane.deliver(answer)
-            finally:
-                self._take_lane_away(ConnectionLost("order entry connection ended"))
+            with trio.CancelScope() as reading:
+                lane = OrderLane(
+                    ws, dialect, self.link.credentials, answer_timeout=self.answer_timeout, endpoint=url,
+                    on_close=reading.cancel,
+                )  # fmt: skip
+                self._lane = lane
+                self.link.lane = lane
+                self._connects += 1
+                await ctx.publish(FeedConnected(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=self.feed))
+                on_ready()
+                try:
+                    async for frame in ws:
+                        try:
+                            answer = dialect.decode_order_entry_answer(frame.data, 0.0, self.link.now_ms())
+                        except RemoteProtocolError as exc:
+                            self._malformed += 1
+                            logger.warning("%s: dropped a frame that is no order-entry answer: %s", self.name, exc)
+                            continue
+                        lane.deliver(answer)
+                finally:
+                    self._take_lane_away(ConnectionLost("order entry connection ended"))
+        if reading.cancelled_caught and lane.error is not None:
+            raise lane.error  # closed by a request left unanswered: reconnect
 
     def _take_lane_away(self, error: TransportError) -> None:
         """New requests go over REST from now on; the ones still waiting fail (outcome unknown)."""

@@ -14,12 +14,18 @@ What the order manager must be able to tell apart is kept as REST has it:
 * the frame may have left but no answer came (the connection died, or ``answer_timeout`` passed) ->
   :class:`~clobactors.errors.ConnectionLost` / :class:`~clobactors.errors.TransportTimeout`: outcome unknown, the
   order manager resolves it by client order id, exactly as after a lost HTTP answer.
+
+A request left unanswered for ``answer_timeout`` closes the lane, as a timed-out HTTP connection is never reused:
+a connection that stopped answering (half-open, an exchange stuck on it) would otherwise time out every order
+sent after it until the pings notice, tens of seconds later. The other requests waiting on it become outcome
+unknown too, new ones go over REST, and the owner (``on_close``) reconnects.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import Final, final
 
 import attrs
@@ -79,6 +85,8 @@ class OrderLane:
     #: Seconds a request waits for its answer before its outcome is declared unknown.
     answer_timeout: float = 10.0
     _endpoint: str = ""
+    #: Called once when the lane closes (the OrderEntry actor stops reading and reconnects).
+    _on_close: Callable[[], None] | None = attrs.field(default=None, repr=False)
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), repr=False)
     _waiting: dict[int | str, _Waiter] = attrs.field(factory=dict, repr=False)
     _closed: TransportError | None = attrs.field(default=None, repr=False)
@@ -90,6 +98,11 @@ class OrderLane:
     @property
     def is_open(self) -> bool:
         return self._closed is None
+
+    @property
+    def error(self) -> TransportError | None:
+        """Why the lane closed, once it has."""
+        return self._closed
 
     def prepare(self, spec: HttpRequestSpec) -> PreparedFrame | None:
         """``spec`` as a frame of the exchange's WebSocket API, or ``None`` (it goes over REST)."""
@@ -132,18 +145,16 @@ class OrderLane:
 
     def close(self, error: TransportError) -> None:
         """The connection ended: no more requests, and each one still waiting fails with ``error``."""
-        if self._closed is None:
+        first = self._closed is None
+        if first:
             self._closed = error
         waiting, self._waiting = self._waiting, {}
         for waiter in waiting.values():
             self._failed += 1
             waiter.error = error
             waiter.done.set()
-
-    def _give_up(self, request_id: int, waiter: _Waiter) -> None:
-        if self._waiting.get(request_id) is waiter:
-            del self._waiting[request_id]
-            self._failed += 1
+        if first and self._on_close is not None:
+            self._on_close()
 
     def statistics(self) -> LaneStatistics:
         return LaneStatistics(
@@ -168,14 +179,15 @@ class LaneAnswer:
         """The answer as a REST result; ConnectionLost / TransportTimeout when none came (outcome unknown)."""
         waiter = self._waiter
         if not waiter.done.is_set():
-            with trio.move_on_after(self._lane.answer_timeout):
+            with trio.move_on_at(waiter.sent_at + self._lane.answer_timeout):  # counted from the write
                 await waiter.done.wait()
             if not waiter.done.is_set():
-                self._lane._give_up(self._request_id, waiter)
-                raise TransportTimeout(
+                timeout = TransportTimeout(
                     f"no answer to order-entry request {self._request_id} within {self._lane.answer_timeout:g}s",
                     self._lane._endpoint,
                 )
+                self._lane.close(timeout)  # the connection is presumed dead (module docstring)
+                raise timeout
         if waiter.error is not None:
             endpoint = self._lane._endpoint
             raise ConnectionLost(f"order entry connection ended before the answer: {waiter.error}", endpoint)

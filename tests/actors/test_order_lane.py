@@ -40,7 +40,10 @@ class EchoDialect:
 
 @asynccontextmanager
 async def lane_on(
-    handler: Callable[[trio_websocket.WebSocketConnection], Awaitable[None]], *, answer_timeout: float = 1.0
+    handler: Callable[[trio_websocket.WebSocketConnection], Awaitable[None]],
+    *,
+    answer_timeout: float = 1.0,
+    on_close: Callable[[], None] | None = None,
 ) -> AsyncIterator[OrderLane]:
     """A lane to a loopback server running ``handler`` per connection, with a reader delivering its answers."""
 
@@ -53,7 +56,9 @@ async def lane_on(
         server = await nursery.start(trio_websocket.serve_websocket, serve, "127.0.0.1", 0, None)
         port = server.port
         async with open_ws(f"ws://127.0.0.1:{port}/") as ws:
-            lane = OrderLane(ws, dialect, object(), answer_timeout=answer_timeout, endpoint="loopback")
+            lane = OrderLane(
+                ws, dialect, object(), answer_timeout=answer_timeout, endpoint="loopback", on_close=on_close
+            )
 
             async def read() -> None:
                 try:
@@ -109,6 +114,8 @@ async def test_no_answer_in_time_is_an_unknown_outcome_and_the_late_answer_is_co
         with pytest.raises(TransportTimeout):
             await answer.receive()
         assert trio.current_time() - started == pytest.approx(2.0)
+        assert not lane.is_open and isinstance(lane.error, TransportTimeout)  # presumed dead: never reused
+        assert lane.prepare(ORDER) is None  # the next order goes over REST
         await trio.sleep(2)
         stats = lane.statistics()
         assert (stats.answered, stats.unmatched, stats.failed, stats.waiting) == (0, 1, 1, 0)
@@ -132,3 +139,26 @@ async def test_a_connection_dying_fails_what_waits_and_refuses_what_comes_after(
         with pytest.raises(ConnectFailed):  # nothing left: the order is not on the exchange
             await lane.send(prepared)
         assert lane.statistics().failed == 1
+
+
+async def test_a_timeout_fails_every_waiting_request_and_tells_the_owner_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def silent(ws: trio_websocket.WebSocketConnection) -> None:
+        await trio.sleep_forever()
+
+    closed: list[float] = []
+    async with lane_on(silent, answer_timeout=2.0, on_close=lambda: closed.append(trio.current_time())) as lane:
+        first, second = lane.prepare(ORDER), lane.prepare(ORDER)
+        assert first is not None and second is not None
+        one = await lane.send(first)
+        await trio.sleep(1)
+        two = await lane.send(second)
+        started = trio.current_time()
+        with pytest.raises(TransportTimeout):
+            await one.receive()
+        with pytest.raises(ConnectionLost):  # failed with the first: it may have been executed
+            await two.receive()
+        assert trio.current_time() - started == pytest.approx(1.0)
+        assert closed == [pytest.approx(started + 1.0)]
+        assert lane.statistics().failed == 2
