@@ -10,6 +10,11 @@ an accelerator, never a single point of failure: the order manager never waits f
 The actor reports ready after its first connection attempt, whether it succeeded or not (orders go over REST in
 the meantime); it never crashes on transport errors, only on a configuration that cannot work (no credentials,
 a dialect without a WebSocket order entry).
+
+Exchanges end these connections after a day (Binance: "A single connection to the API is only valid for 24
+hours"). So that the cut never lands on a request in flight, a connection is *retired* after ``max_age``: it
+takes no new request (those go over REST for the moment it takes), the ones waiting get their answers, then it
+closes and the next one opens at once, without backoff.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ logger: Final = logging.getLogger(__name__)
 _DEFAULT_BACKOFF: Final = Backoff(initial=0.5, factor=2.0, max=30.0, jitter=0.1)
 
 
+class _Retired(Exception):
+    """The connection reached ``max_age`` and was closed on purpose: reconnect at once."""
+
+
 @final
 @attrs.frozen
 class OrderEntryStatistics:
@@ -64,6 +73,8 @@ class OrderEntry:
     pong_timeout: float = 10.0
     #: Seconds a request waits for its answer before its outcome is declared unknown.
     answer_timeout: float = 10.0
+    #: Seconds after which a connection is retired and replaced (the exchange's own limit is 24 h).
+    max_age: float = 23.5 * 3600
     #: The lifecycle events' ``feed`` name.
     feed: str = "orders"
     #: Opens the plain TCP stream (a seam for benchmarks that stamp the socket's writes); ``None``: trio's.
@@ -121,6 +132,12 @@ class OrderEntry:
             try:
                 await self._connection(ctx, dialect, on_ready)
                 reason = "closed"
+            except _Retired:
+                self._take_lane_away(ConnectionLost("order entry connection retired"))
+                self._lane = None
+                self._reconnects += 1
+                logger.info("%s: order entry connection retired after %gs; reconnecting", self.name, self.max_age)
+                continue
             except TransportError as exc:
                 reason = str(exc)
             if self._lane is not None:  # it was up: say it went, and start the backoff afresh
@@ -157,18 +174,33 @@ class OrderEntry:
                 await ctx.publish(FeedConnected(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=self.feed))
                 on_ready()
                 try:
-                    async for frame in ws:
-                        try:
-                            answer = dialect.decode_order_entry_answer(frame.data, 0.0, self.link.now_ms())
-                        except RemoteProtocolError as exc:
-                            self._malformed += 1
-                            logger.warning("%s: dropped a frame that is no order-entry answer: %s", self.name, exc)
-                            continue
-                        lane.deliver(answer)
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._retire_when_old, lane, reading)
+                        async for frame in ws:
+                            try:
+                                answer = dialect.decode_order_entry_answer(frame.data, 0.0, self.link.now_ms())
+                            except RemoteProtocolError as exc:
+                                self._malformed += 1
+                                logger.warning("%s: dropped a frame that is no order-entry answer: %s", self.name, exc)
+                                continue
+                            lane.deliver(answer)
                 finally:
                     self._take_lane_away(ConnectionLost("order entry connection ended"))
-        if reading.cancelled_caught and lane.error is not None:
-            raise lane.error  # closed by a request left unanswered: reconnect
+        if reading.cancelled_caught:
+            if lane.retired:
+                raise _Retired
+            if lane.error is not None:
+                raise lane.error  # closed by a request left unanswered: reconnect
+
+    async def _retire_when_old(self, lane: OrderLane, reading: trio.CancelScope) -> None:
+        """After ``max_age``: no new request on ``lane``, its answers awaited, then the connection ends."""
+        await trio.sleep(self.max_age)
+        if self.link.lane is lane:
+            self.link.lane = None
+        lane.retire()
+        with trio.move_on_after(self.answer_timeout):
+            await lane.drained()
+        reading.cancel()
 
     def _take_lane_away(self, error: TransportError) -> None:
         """New requests go over REST from now on; the ones still waiting fail (outcome unknown)."""

@@ -90,6 +90,9 @@ class OrderLane:
     _ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1), repr=False)
     _waiting: dict[int | str, _Waiter] = attrs.field(factory=dict, repr=False)
     _closed: TransportError | None = attrs.field(default=None, repr=False)
+    #: Retired (:meth:`retire`): takes no new request, and is set ``_drained`` once none waits.
+    _retired: bool = False
+    _drained: trio.Event = attrs.field(factory=trio.Event, repr=False)
     _sent: int = 0
     _answered: int = 0
     _unmatched: int = 0
@@ -104,9 +107,23 @@ class OrderLane:
         """Why the lane closed, once it has."""
         return self._closed
 
+    @property
+    def retired(self) -> bool:
+        return self._retired
+
+    def retire(self) -> None:
+        """Take no new request (they go over REST) but let the ones waiting have their answers."""
+        self._retired = True
+        if not self._waiting:
+            self._drained.set()
+
+    async def drained(self) -> None:
+        """Wait until a retired lane has no request waiting for its answer (or it closed)."""
+        await self._drained.wait()
+
     def prepare(self, spec: HttpRequestSpec) -> PreparedFrame | None:
         """``spec`` as a frame of the exchange's WebSocket API, or ``None`` (it goes over REST)."""
-        if self._closed is not None:
+        if self._closed is not None or self._retired:
             return None
         request_id = next(self._ids)
         frame = self._dialect.order_entry_frame(spec, self._credentials, request_id)
@@ -142,6 +159,8 @@ class OrderLane:
         self._answered += 1
         waiter.result = msgspec.structs.replace(answer.result, elapsed=trio.current_time() - waiter.sent_at)
         waiter.done.set()
+        if self._retired and not self._waiting:
+            self._drained.set()
 
     def close(self, error: TransportError) -> None:
         """The connection ended: no more requests, and each one still waiting fails with ``error``."""
@@ -153,6 +172,7 @@ class OrderLane:
             self._failed += 1
             waiter.error = error
             waiter.done.set()
+        self._drained.set()
         if first and self._on_close is not None:
             self._on_close()
 
