@@ -1,4 +1,4 @@
-"""The actor protocol, its context, request/reply, and the system that runs a tree of actors.
+"""The actor protocol, its context, request/reply (its inbox plumbing: :mod:`.mailbox`), and the actor system.
 
 An actor is any object with a ``name`` and ``async def run(ctx, *, task_status)``. It calls
 ``task_status.started()`` once it is ready (socket open, book synced), which is when ``nursery.start``
@@ -21,12 +21,13 @@ import functools
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Final, Protocol, final
+from typing import Protocol, final
 
 import attrs
 import trio
 
 from clobactors.actors.bus import Bus, Subscription
+from clobactors.actors.mailbox import CLOSED, Mailbox, ReplySlot, Request
 from clobactors.errors import ActorUnavailable, ConfigError
 from clobactors.messages import Event, MarketEvent
 
@@ -71,88 +72,6 @@ class ShieldWhenReady:
         self.scope.shield = True
         self.ready = True
         self.inner.started()
-
-
-@attrs.define(eq=False)
-class _ReplySlot:
-    """Where one ``ask`` waits for its answer: the asker's task parks on it, the answer reschedules it.
-
-    Lighter than a reply channel per ask (no channel pair, no second suspension): the ask hop is on the
-    order path (bench/run.py order-overhead).
-    """
-
-    #: The asker while it is parked here.
-    task: trio.lowlevel.Task | None = None
-    #: ``(value, error)`` once answered; ``error`` is :data:`_CLOSED` when the incarnation ended first.
-    answer: tuple[object, BaseException | None] | None = None
-    #: The asker stopped waiting (cancelled): an answer is discarded.
-    abandoned: bool = False
-
-    def put(self, value: object, error: BaseException | None) -> None:
-        if self.answer is not None:
-            raise trio.ClosedResourceError("this request was already answered")
-        self.answer = (value, error)
-        task, self.task = self.task, None
-        if task is not None:
-            trio.lowlevel.reschedule(task)
-
-
-class _Closed(Exception):
-    """Internal: the incarnation ended before answering (the asker raises ActorUnavailable)."""
-
-
-_CLOSED: Final = _Closed()
-
-
-@final
-@attrs.frozen(eq=False)
-class Request:
-    """An ``ask`` as it arrives in the target's inbox; answer it once with :meth:`reply` or :meth:`fail`.
-
-    Both answers are synchronous and never wait on the asker (who may have given up; then the answer is
-    discarded). Answering twice raises ``trio.ClosedResourceError``.
-    """
-
-    payload: object
-    sender: str
-    _slot: _ReplySlot = attrs.field(repr=False)
-    _outstanding: set[_ReplySlot] = attrs.field(repr=False)
-
-    @property
-    def abandoned(self) -> bool:
-        """True once the asker stopped waiting (cancelled, timed out): an answer would be discarded.
-
-        Lets a server withdraw work queued for a caller that is gone (the rate limiter's tickets).
-        """
-        return self._slot.abandoned
-
-    def reply(self, value: object) -> None:
-        """Answer with ``value``; the asker's ``ask`` returns it."""
-        self._answer(value, None)
-
-    def fail(self, error: Exception) -> None:
-        """Answer with an error; the asker's ``ask`` raises it."""
-        self._answer(None, error)
-
-    def _answer(self, value: object, error: BaseException | None) -> None:
-        self._outstanding.discard(self._slot)
-        self._slot.put(value, error)
-
-
-@attrs.define(eq=False)
-class _Mailbox:
-    """One incarnation's inbox plus the reply slots of requests it has not answered yet."""
-
-    send: trio.MemorySendChannel[object]
-    receive: trio.MemoryReceiveChannel[object]
-    outstanding: set[_ReplySlot] = attrs.field(factory=set)
-
-    def close(self) -> None:
-        self.send.close()
-        self.receive.close()
-        for slot in self.outstanding:
-            slot.put(None, _CLOSED)
-        self.outstanding.clear()
 
 
 @final
@@ -235,7 +154,7 @@ class ActorSystem:
     seed: int = 0
     wall_ns: Callable[[], int] = time.time_ns
     _nursery: trio.Nursery | None = attrs.field(default=None, repr=False)
-    _mailboxes: dict[str, _Mailbox] = attrs.field(init=False, factory=dict, repr=False)
+    _mailboxes: dict[str, Mailbox] = attrs.field(init=False, factory=dict, repr=False)
     _top: list[tuple[str, trio.CancelScope, trio.Event, float]] = attrs.field(
         init=False, factory=list, repr=False
     )
@@ -270,7 +189,7 @@ class ActorSystem:
         if name in self._mailboxes:
             raise ConfigError(f"an actor named {name!r} is already running")
         send, receive = trio.open_memory_channel[object](inbox_capacity)
-        mailbox = _Mailbox(send, receive)
+        mailbox = Mailbox(send, receive)
         ctx = Context(name, receive, self, shutdown)
         self._mailboxes[name] = mailbox
         try:
@@ -298,7 +217,7 @@ class ActorSystem:
         """
         mailbox = self._mailbox(actor)
         await trio.lowlevel.checkpoint_if_cancelled()
-        slot = _ReplySlot()
+        slot = ReplySlot()
         request = Request(payload, sender, slot, mailbox.outstanding)
         mailbox.outstanding.add(slot)
         try:
@@ -327,7 +246,7 @@ class ActorSystem:
             await trio.lowlevel.cancel_shielded_checkpoint()
         assert slot.answer is not None
         value, error = slot.answer
-        if error is _CLOSED:
+        if error is CLOSED:
             raise ActorUnavailable(actor)
         if error is not None:
             raise error
@@ -367,7 +286,7 @@ class ActorSystem:
         finally:
             done.set()
 
-    def _mailbox(self, name: str) -> _Mailbox:
+    def _mailbox(self, name: str) -> Mailbox:
         try:
             return self._mailboxes[name]
         except KeyError:

@@ -26,43 +26,13 @@ from clobactors.errors import ConnectionLost, TransportError
 from clobactors.transport.errors import map_transport_errors
 from clobactors.transport.ws_frames import client_frame
 from clobactors.transport.ws_handshake import RECEIVE_CHUNK, close_text
+from clobactors.transport.ws_records import WsFrame, WsStatistics
 
 __all__ = ["WsConnection", "WsFrame", "WsStatistics"]
 
 #: Buffered frames handed out in a row before ``receive`` lets other tasks run.
 _YIELD_EVERY: Final = 16
 _TOO_BIG: Final = CloseReason.MESSAGE_TOO_BIG
-
-
-@final
-@attrs.frozen
-class WsFrame:
-    """One message with its receive times: wall clock (for events) and Trio clock (for latency, staleness)."""
-
-    data: str | bytes
-    received_ns: int
-    received_at: float
-
-
-@final
-@attrs.frozen
-class WsStatistics:
-    """Counters and buffer use. ``peak_buffer_used`` sizes ``message_queue_size`` from measurement.
-
-    ``bytes_received`` counts message lengths (characters for text messages). ``keeper_reads`` counts reads
-    made while the consumer was away (each one a frame that waited for the consumer).
-    """
-
-    frames_received: int
-    bytes_received: int
-    frames_sent: int
-    pings_sent: int
-    pongs_received: int
-    current_buffer_used: int
-    peak_buffer_used: int
-    max_buffer_size: int
-    keeper_reads: int
-    failure: str | None
 
 
 @final
