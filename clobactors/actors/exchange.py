@@ -192,6 +192,8 @@ class ExchangeLink:
         :meth:`PendingRest.receive`, which must be awaited exactly once.
         """
         lane = self.lane
+        if lane is not None and not lane.ready_nowait():
+            return None  # a write is in progress (or the lane is going): the task's path waits for its turn
         prepared = lane.prepare(spec) if lane is not None else None
         if prepared is None and not self.http.ready_nowait():
             return None

@@ -111,6 +111,10 @@ class OrderLane:
     def retired(self) -> bool:
         return self._retired
 
+    def ready_nowait(self) -> bool:
+        """True when a request written now would not wait (open, not retired, no write in progress)."""
+        return self._closed is None and not self._retired and not self._ws.writing
+
     def retire(self) -> None:
         """Take no new request (they go over REST) but let the ones waiting have their answers."""
         self._retired = True

@@ -100,6 +100,11 @@ class WsConnection(trio.abc.AsyncResource):
             self._socket = stream.socket
 
     @property
+    def writing(self) -> bool:
+        """A write is in progress: a :meth:`send` now would wait for it."""
+        return self._write_lock.locked()
+
+    @property
     def failure(self) -> TransportError | None:
         """The error that ended the connection, once one was seen."""
         return self._failure

@@ -129,12 +129,13 @@ async def test_a_connection_dying_fails_what_waits_and_refuses_what_comes_after(
         await ws.aclose(1011, "going away")
 
     async with lane_on(hang_up) as lane:
+        assert lane.ready_nowait()
         prepared = lane.prepare(ORDER)
         assert prepared is not None
         answer = await lane.send(prepared)
         with pytest.raises(ConnectionLost):  # it may have reached the exchange: outcome unknown
             await answer.receive()
-        assert not lane.is_open
+        assert not lane.is_open and not lane.ready_nowait()
         assert lane.prepare(ORDER) is None
         with pytest.raises(ConnectFailed):  # nothing left: the order is not on the exchange
             await lane.send(prepared)
