@@ -35,6 +35,7 @@ __all__ = [
     "Actor",
     "ActorSystem",
     "Context",
+    "ReadyOnce",
     "Request",
     "ShieldWhenReady",
     "open_actor_system",
@@ -72,6 +73,21 @@ class ShieldWhenReady:
         self.scope.shield = True
         self.ready = True
         self.inner.started()
+
+
+@final
+@attrs.define
+class ReadyOnce:
+    """Calls ``task_status.started()`` the first time it is called, never again: for an actor that is ready at
+    the first of several moments (connected, or given up a first attempt)."""
+
+    _status: trio.TaskStatus[None]
+    ready: bool = False
+
+    def __call__(self) -> None:
+        if not self.ready:
+            self.ready = True
+            self._status.started()
 
 
 @final
@@ -143,6 +159,12 @@ class Context:
     def shutdown_scope(self) -> trio.CancelScope:
         """A shielded scope bounded by :attr:`shutdown_budget`, for graceful steps in ``finally``."""
         return trio.move_on_after(self.shutdown_budget, shield=True)
+
+    async def refuse_requests(self) -> None:
+        """Read the inbox until it closes, failing every ask: for actors that answer none (feeds, streams)."""
+        async for message in self.inbox:
+            if isinstance(message, Request):
+                message.fail(ConfigError(f"{self.name} answers no requests"))
 
 
 @final

@@ -27,7 +27,7 @@ from typing import Final, final
 import attrs
 import trio
 
-from clobactors.actors.actor import Context, Request, unwrap_exception_group
+from clobactors.actors.actor import Context, ReadyOnce, unwrap_exception_group
 from clobactors.actors.exchange import ExchangeLink
 from clobactors.actors.order_lane import LaneStatistics, OrderLane
 from clobactors.backoff import Backoff
@@ -104,29 +104,18 @@ class OrderEntry:
         rng = self.rng if self.rng is not None else ctx.system.rng_for(self.name)
         with unwrap_exception_group():
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._serve_inbox, ctx)
+                nursery.start_soon(ctx.refuse_requests)
                 try:
                     await self._run_connections(ctx, dialect, rng, task_status)
                 finally:
                     self._take_lane_away(ConnectionLost("order entry stopped"))
                 nursery.cancel_scope.cancel()
 
-    async def _serve_inbox(self, ctx: Context) -> None:
-        async for message in ctx.inbox:
-            if isinstance(message, Request):
-                message.fail(ConfigError(f"{self.name} answers no requests"))
-
     async def _run_connections(
         self, ctx: Context, dialect: OrderEntryDialect, rng: random.Random, task_status: trio.TaskStatus[None]
     ) -> None:
-        ready = False
+        on_ready = ReadyOnce(task_status)
         attempt = 0
-
-        def on_ready() -> None:
-            nonlocal ready
-            if not ready:
-                ready = True
-                task_status.started()
 
         while True:
             try:

@@ -42,7 +42,7 @@ from typing import Final, assert_never, final
 import attrs
 import trio
 
-from clobactors.actors.actor import Context, Request, unwrap_exception_group
+from clobactors.actors.actor import Context, ReadyOnce, unwrap_exception_group
 from clobactors.actors.exchange import ExchangeLink
 from clobactors.actors.order_messages import OrderReport, Reconcile
 from clobactors.backoff import Backoff
@@ -175,24 +175,13 @@ class UserStream:
         self._rng = self.rng if self.rng is not None else ctx.system.rng_for(self.name)
         with unwrap_exception_group():
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._serve_inbox, ctx)
+                nursery.start_soon(ctx.refuse_requests)
                 await self._run_connections(ctx, task_status)
                 nursery.cancel_scope.cancel()
 
-    async def _serve_inbox(self, ctx: Context) -> None:
-        async for message in ctx.inbox:
-            if isinstance(message, Request):
-                message.fail(ConfigError(f"{self.name} answers no requests"))
-
     async def _run_connections(self, ctx: Context, task_status: trio.TaskStatus[None]) -> None:
-        ready = False
+        on_ready = ReadyOnce(task_status)
         attempt = 0
-
-        def on_ready() -> None:
-            nonlocal ready
-            if not ready:
-                ready = True
-                task_status.started()
 
         while True:
             self._progress = False
@@ -204,7 +193,7 @@ class UserStream:
             except _Reconnect as exc:
                 reason, immediate = exc.reason, True
             except (TransportError, RateLimited, ExchangeUnavailable, ActorUnavailable) as exc:
-                if not ready:
+                if not on_ready.ready:
                     raise
                 reason = str(exc)
             self._trusted = False
