@@ -85,6 +85,8 @@ FACES: Final[dict[str, FaceFactory]] = {
 }
 #: Faces whose engine trades perpetuals (symbols from :data:`~clobactors.sim.config.PERP_CATALOGUE`).
 PERPETUAL_FACES: Final = frozenset({"binance-usdm", "binance_usdm"})
+#: The WebSocket API's path on the WebSocket port (Binance spot's ``/ws-api/v3`` unless listed).
+WS_API_PATHS: Final = {"binance-usdm": "/ws-fapi/v1", "binance_usdm": "/ws-fapi/v1"}
 
 
 @final
@@ -231,7 +233,7 @@ async def open_simulator(
                 exchange=exchange,
                 rest_url=f"http://{netloc}:{http_port}",
                 ws_url=f"ws://{netloc}:{ws_bound}",
-                ws_api_url=f"ws://{netloc}:{ws_bound}/ws-api/v3",
+                ws_api_url=f"ws://{netloc}:{ws_bound}{WS_API_PATHS.get(exchange, '/ws-api/v3')}",
                 account_id=default.account_id,
                 api_key=default.api_key,
                 api_secret=default.secret,

@@ -413,7 +413,7 @@ def test_cli_offers_the_usdm_face() -> None:
     assert {"binance", "binance-usdm", "binance_usdm"} <= set(FACES)
 
 
-@pytest.mark.parametrize("path", ["/ws-fapi/v1", "/nothing"])
+@pytest.mark.parametrize("path", ["/ws-api/v3", "/ws-fapi/v2", "/nothing"])  # spot's path, another version
 async def test_unknown_websocket_paths_are_refused(path: str, autojump_clock: trio.testing.MockClock) -> None:
     async with open_simulator("binance-usdm", flow=False) as sim:
         with pytest.raises(ConnectFailed, match="HTTP 404"):

@@ -40,7 +40,7 @@ from clobactors.exchanges.binance.face_streams import (
     partial_stream_name,
 )
 from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, WsApiSession, user_topic
-from clobactors.exchanges.binance.face_wsapi_orders import WsApiOrders
+from clobactors.exchanges.binance.face_wsapi_orders import WS_API_METHODS, WsApiOrders
 from clobactors.exchanges.binance.urls import WS_API_CONNECT_WEIGHT
 from clobactors.exchanges.binance_common.face_http import FaceAccounts, answer_rest, stream_request
 from clobactors.sim.config import derive_secret_text
@@ -139,7 +139,7 @@ class BinanceFace(FaceAccounts[FaceCore]):
                 client_ip=client_ip,
                 connected_ns=now_ns,
                 return_rate_limits=params.get("returnRateLimits", "true").lower() != "false",
-                signed=WsApiOrders(self._core),  # trading/account methods on the REST handlers
+                signed=WsApiOrders(self._core, WS_API_METHODS),  # trading/account methods on the REST handlers
             )
         request = stream_request(path, query)
         if request is None:

@@ -12,7 +12,8 @@ account requests (``order.place``, ``myTrades``, ...) go to the :class:`SignedMe
 (:mod:`.face_wsapi_orders`, which runs the REST routes' handlers). ``session.logon`` and the
 session-based ``userDataStream.subscribe`` need Ed25519 keys on Binance ("Only Ed25519 keys are supported
 for this feature"); the simulator's keys are HMAC, so both answer an error, as Binance would. Events go out
-as ``{"subscriptionId": n, "event": {...}}``.
+as ``{"subscriptionId": n, "event": {...}}``. The USD-M face reuses the session with its own (smaller) set of
+session methods (``session_methods``) and its own signed methods.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from clobactors.exchanges.binance.signing import (
 )
 from clobactors.sim.face_protocol import SessionReply, SimCredentials
 
-__all__ = ["Accounts", "ListenKeys", "SignedMethods", "WsApiSession", "check_timing", "user_topic"]
+__all__ = [
+    "SPOT_SESSION_METHODS",
+    "Accounts",
+    "ListenKeys",
+    "SignedMethods",
+    "WsApiSession",
+    "check_timing",
+    "user_topic",
+]
 
 #: user-data-stream.md: a listen key is valid for 60 minutes after creation or its last keepalive.
 LISTEN_KEY_VALIDITY_NS: Final = 60 * 60 * 1_000_000_000
@@ -51,6 +60,12 @@ _WS_API_WEIGHTS: Final = {
     "userDataStream.subscribe.signature": 2,
     "userDataStream.unsubscribe": 2,
 }
+
+
+_SUBSCRIBE_SIGNATURE: Final = "userDataStream.subscribe.signature"
+#: The session's own methods on spot's ``/ws-api/v3`` (web-socket-api.md § General requests, § Session
+#: Authentication, § User Data Stream requests); other venues pass theirs to :class:`WsApiSession`.
+SPOT_SESSION_METHODS: Final = frozenset(_WS_API_WEIGHTS)
 
 
 def user_topic(account_id: str) -> str:
@@ -219,8 +234,11 @@ class WsApiSession:
         connected_ns: int,
         return_rate_limits: bool = True,
         signed: SignedMethods | None = None,
+        session_methods: frozenset[str] = SPOT_SESSION_METHODS,
     ) -> None:
+        """``session_methods``: the session's own methods this venue has (others answer -1020, unsupported)."""
         self._accounts = accounts
+        self._session_methods = session_methods
         self._limits = limits
         self._signed = signed
         self._ip = client_ip
@@ -289,6 +307,8 @@ class WsApiSession:
     ) -> bytes:
         now_ms = now_ns // 1_000_000
         params = Params((k, format_value(v)) for k, v in raw.items())
+        if method not in self._session_methods:
+            raise FaceError(ErrorCode.UNSUPPORTED_OPERATION)
         if method == "ping":
             params.finish()
             return b"{}"
@@ -301,7 +321,9 @@ class WsApiSession:
                 connected_since=self._connected_ms,
                 return_rate_limits=self._return_rate_limits,
                 server_time=now_ms,
-                user_data_stream=bool(self._subscriptions),
+                user_data_stream=(
+                    bool(self._subscriptions) if _SUBSCRIBE_SIGNATURE in self._session_methods else None
+                ),
             )
             return wire.encode(status)
         if method == "session.subscriptions":
@@ -311,7 +333,7 @@ class WsApiSession:
         if method in ("session.logon", "userDataStream.subscribe"):
             # Both need an Ed25519-authenticated session; the simulator's keys are HMAC.
             raise FaceError(ErrorCode.UNAUTHORIZED, status=401)
-        if method == "userDataStream.subscribe.signature":
+        if method == _SUBSCRIBE_SIGNATURE:
             return self._subscribe(params, sent, now_ms)
         if method == "userDataStream.unsubscribe":
             return self._unsubscribe(params, now_ns)

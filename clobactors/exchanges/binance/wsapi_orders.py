@@ -18,23 +18,20 @@ Sources (developers.binance.com, Binance Spot API, WebSocket API):
   them). :func:`decode_answer` rebuilds exactly that REST result, headers included, so the REST decoders,
   error mapping and limiter accounting apply unchanged. A 418/429 ``error.data.retryAfter`` (epoch ms)
   becomes the ``Retry-After`` seconds REST sends.
+
+USD-M's WebSocket API has the same envelope and signing rule, so the translation and the answer decoding live
+in :mod:`clobactors.exchanges.binance_common.wsapi_orders`; this module keeps spot's twins.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Final
 
-import msgspec
-
-from clobactors.errors import LocalProtocolError, RecoveryHint
 from clobactors.exchanges.binance import urls
-from clobactors.exchanges.binance import wire as w
-from clobactors.exchanges.binance.errors import ws_retry_after
 from clobactors.exchanges.binance.signing import Credentials
-from clobactors.exchanges.order_entry import OrderEntryAnswer
-from clobactors.httpspec import HttpRequestSpec, HttpResult
+from clobactors.exchanges.binance_common.wsapi_orders import decode_answer, translate
+from clobactors.httpspec import HttpRequestSpec
 
 __all__ = ["WS_API_METHODS", "decode_answer", "order_entry_frame"]
 
@@ -54,13 +51,6 @@ _INTEGER_PARAMS: Final = frozenset(
     {"timestamp", "recvWindow", "orderId", "cancelOrderId", "fromId", "startTime", "endTime", "limit",
      "strategyId", "strategyType", "trailingDelta", "orderListId"}
 )  # fmt: skip
-_SIGNATURE: Final = "signature"
-_API_KEY: Final = "apiKey"
-#: ``rateLimits`` interval -> the unit letter of the REST header that reports the same counter.
-_UNITS: Final = {"SECOND": "s", "MINUTE": "m", "HOUR": "h", "DAY": "d"}
-_HEADER_PREFIX: Final = {"REQUEST_WEIGHT": "x-mbx-used-weight-", "ORDERS": "x-mbx-order-count-"}
-_ANSWER: Final = msgspec.json.Decoder(w.WsApiResponse)
-_FRAME: Final = msgspec.json.Encoder()
 
 
 def order_entry_frame(spec: HttpRequestSpec, credentials: Credentials, request_id: int) -> str | None:
@@ -69,45 +59,4 @@ def order_entry_frame(spec: HttpRequestSpec, credentials: Credentials, request_i
     The REST parameters keep their order and names; the REST signature is dropped, ``apiKey`` added, and the
     WebSocket signature computed over the sorted parameters.
     """
-    method = WS_API_METHODS.get((spec.method, spec.path))
-    if method is None:
-        return None
-    pairs = [pair for pair in spec.params if pair[0] != _SIGNATURE]
-    pairs.append((_API_KEY, credentials.api_key))
-    params: dict[str, w.ParamValue] = dict(pairs)
-    if len(params) != len(pairs):
-        raise LocalProtocolError(f"{method}: a parameter is given twice; the WebSocket API takes each once")
-    # Names are unique, so sorting the pairs sorts by name (ws_signature_payload's rule, without its dict).
-    signature = credentials.sign("&".join(map("=".join, sorted(pairs))))
-    for name in _INTEGER_PARAMS.intersection(params):
-        value = params[name]
-        if isinstance(value, str) and value.isdigit():
-            params[name] = int(value)
-    params[_SIGNATURE] = signature
-    return _FRAME.encode({"id": request_id, "method": method, "params": params}).decode()
-
-
-def decode_answer(message: str | bytes, elapsed: float, now_ms: int) -> OrderEntryAnswer:
-    """One ``/ws-api/v3`` answer as the REST result its request would have had (see the module doc).
-
-    Raises :class:`~clobactors.errors.RemoteProtocolError` for a frame that is not an answer.
-    """
-    data = message.encode() if isinstance(message, str) else message
-    answer = w.decode_checked(_ANSWER, data, what="WebSocket API answer", hint=RecoveryHint.DROP)
-    headers = [
-        (f"{prefix}{limit.interval_num}{unit}", str(limit.count))
-        for limit in answer.rate_limits
-        if (prefix := _HEADER_PREFIX.get(limit.rate_limit_type)) is not None
-        and (unit := _UNITS.get(limit.interval)) is not None
-    ]
-    error = answer.error
-    if error is None:
-        body = bytes(answer.result)
-    else:
-        body = w.encode(error)
-        if answer.status in (418, 429):
-            retry = ws_retry_after(error, now_ms=now_ms)
-            if retry is not None:
-                headers.append(("retry-after", str(math.ceil(retry))))
-    result = HttpResult(status=answer.status, headers=tuple(headers), body=body, elapsed=elapsed)
-    return OrderEntryAnswer(answer.id, result)
+    return translate(spec, credentials, request_id, methods=WS_API_METHODS, integer_params=_INTEGER_PARAMS)

@@ -16,6 +16,9 @@ rest. Modules (each cites both venues' doc sections):
   execution report;
 * :mod:`.exchange_info` - exchangeInfo symbols into rules (odd listings skipped) and rate limits into pools;
 * :mod:`.book_sync` - the counters, buffer and reset both book sequencing rules share.
+* :mod:`.wsapi_orders` - order entry over the WebSocket API: a signed REST request as its WebSocket twin, an
+  answer as the REST result (each venue keeps its table of twins);
+* :mod:`.face_wsapi` - the simulator faces' WebSocket API methods run by their REST routes' handlers.
 
 A venue-neutral package: the registry does not list it, and it imports neither trio nor httpx.
 """

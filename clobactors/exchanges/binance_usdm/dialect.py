@@ -26,6 +26,10 @@ Choices, and why:
   "No need to modify the order." is an :class:`~clobactors.errors.OrderRejected` (:mod:`.errors` says why).
 * **Setters**: "No need to change margin type / position side" (-4046/-4059) are not errors
   (:meth:`is_error`), so repeating a setter is harmless.
+* **Order entry over the WebSocket API** (:class:`~clobactors.exchanges.order_entry.OrderEntryDialect`,
+  ``order_entry = "websocket"``): ``/ws-fapi/v1`` takes new, amended, cancelled and queried orders, positions
+  (``account.position``) and balances (``v2/account.balance``), translated from the REST requests
+  (:mod:`.wsapi_orders`); the rest stays on REST.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from clobactors.exchanges.binance_common.dialect_base import (
     VenueErrors,
     VenueRules,
 )
-from clobactors.exchanges.binance_usdm import codec, codec_rest, commands, urls
+from clobactors.exchanges.binance_usdm import codec, codec_rest, commands, urls, wsapi_orders
 from clobactors.exchanges.binance_usdm import errors as usdm_errors
 from clobactors.exchanges.binance_usdm import rules as usdm_rules
 from clobactors.exchanges.binance_usdm.commands import OrderResponse
@@ -53,6 +57,7 @@ from clobactors.exchanges.binance_usdm.convert import EXCHANGE
 from clobactors.exchanges.binance_usdm.sequencing import BinanceUsdmBookSync
 from clobactors.exchanges.binance_usdm.signing import MAX_RECV_WINDOW, Credentials
 from clobactors.exchanges.binance_usdm.urls import Endpoints, Environment, StreamRoute, StreamRouting
+from clobactors.exchanges.order_entry import OrderEntryAnswer, OrderEntryDialect
 from clobactors.exchanges.standard import ExchangeInfo, ModifyAnswer, ModifyStyle, Subscription, UserStreamAuth
 from clobactors.httpspec import HttpRequestSpec, HttpResult
 from clobactors.messages import (
@@ -331,6 +336,20 @@ class BinanceUsdmDialect(BinanceDialectMixin):
     def funding_next_page(self, result: HttpResult, since_ms: int) -> int | None:
         return codec_rest.income_next_page(result, since_ms)
 
+    # -- order entry over the WebSocket API (clobactors.exchanges.order_entry) ------------------------
+
+    def order_entry_url(self) -> str:
+        """``/ws-fapi/v1`` (§ Websocket API General Info); the user stream stays on its listen key."""
+        return self.endpoints.ws_api
+
+    def order_entry_frame(self, spec: HttpRequestSpec, credentials: object, request_id: int) -> str | None:
+        if not isinstance(credentials, Credentials):
+            raise ConfigError("Binance USD-M order entry needs Binance credentials")
+        return wsapi_orders.order_entry_frame(spec, credentials, request_id)
+
+    def decode_order_entry_answer(self, message: str | bytes, elapsed: float, now_ms: int) -> OrderEntryAnswer:
+        return wsapi_orders.decode_answer(message, elapsed, now_ms)
+
     # -- errors and limits ---------------------------------------------------------------------------
 
     def is_error(self, result: HttpResult) -> bool:
@@ -346,4 +365,7 @@ if TYPE_CHECKING:
         return dialect
 
     def _live(dialect: BinanceUsdmDialect) -> LiveSubscriptions:
+        return dialect
+
+    def _order_entry(dialect: BinanceUsdmDialect) -> OrderEntryDialect:
         return dialect

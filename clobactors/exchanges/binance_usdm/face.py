@@ -15,9 +15,12 @@ documented at developers.binance.com/docs/derivatives/usds-margined-futures. ``s
   ORDER, FUNDING_FEE, DEPOSIT), ACCOUNT_CONFIG_UPDATE (leverage), MARGIN_CALL and ``listenKeyExpired``
   (then the stream closes).
 
+* WebSocket API (``/ws-fapi/v1``): :mod:`.face_wsapi` (orders, positions, balances and account through the
+  REST handlers, with REST's weights and ORDERS usage in ``rateLimits``).
+
 Timers: depth windows (100/250/500 ms) and mark price pushes (1 s/3 s) on the epoch grid while someone
 listens, listen-key expiry, and the engine's next funding time, so funding is settled at exactly 00:00,
-08:00 and 16:00 UTC of simulated time even when nothing trades. No WebSocket API (``ws-fapi``): refused.
+08:00 and 16:00 UTC of simulated time even when nothing trades.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from __future__ import annotations
 from collections.abc import Container, Iterable
 from decimal import Decimal
 from typing import Final, assert_never, final
+from urllib.parse import parse_qsl
 
 from clobactors.errors import ConfigError
 from clobactors.exchanges.binance.errors import error_body
 from clobactors.exchanges.binance.face_limits import Limits
+from clobactors.exchanges.binance.face_params import FaceError
 from clobactors.exchanges.binance.face_streams import StreamSession, market_topic
 from clobactors.exchanges.binance.face_user import Accounts, ListenKeys, user_topic
 from clobactors.exchanges.binance.wire_base import RateLimit
@@ -51,6 +56,7 @@ from clobactors.exchanges.binance_usdm.face_streams import (
     is_market_stream,
     mark_stream_name,
 )
+from clobactors.exchanges.binance_usdm.face_wsapi import WS_API_PATH, open_ws_api
 from clobactors.sim.config import derive_secret_text
 from clobactors.sim.engine import Engine
 from clobactors.sim.face_protocol import (
@@ -134,7 +140,14 @@ class BinanceUsdmFace(FaceAccounts[UsdmCore]):
     def open_session(
         self, path: str, query: str, headers: tuple[tuple[str, str], ...], client_ip: str, now_ns: int
     ) -> FaceSession | RestResponse:
-        """A session for ``[/public|/market|/private]`` + ``/ws[/<stream>]`` or ``/stream?streams=...``."""
+        """A session for ``[/public|/market|/private]`` + ``/ws[/<stream>]`` or ``/stream?streams=...``, or the
+        WebSocket API (``/ws-fapi/v1[?returnRateLimits=false]``)."""
+        if path == WS_API_PATH:
+            shown = dict(parse_qsl(query)).get("returnRateLimits", "true").lower() != "false"
+            try:
+                return open_ws_api(self._core, client_ip, return_rate_limits=shown, now_ns=now_ns)
+            except FaceError as exc:
+                return RestResponse(exc.status, exc.body(), (*_JSON, *exc.headers))
         for prefix in _ROUTE_PREFIXES:
             if path.startswith(prefix + "/"):
                 path = path.removeprefix(prefix)

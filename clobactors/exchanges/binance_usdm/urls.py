@@ -124,7 +124,7 @@ class Endpoints:
     rest: str
     #: Stream host, e.g. ``wss://fstream.binance.com`` (routes and ``/ws``, ``/stream`` are appended).
     ws: str
-    #: WebSocket API URL, e.g. ``wss://ws-fapi.binance.com/ws-fapi/v1`` (listed; the dialect uses REST).
+    #: WebSocket API URL, e.g. ``wss://ws-fapi.binance.com/ws-fapi/v1`` (order entry, when configured).
     ws_api: str
     routing: StreamRouting = StreamRouting.ROUTED
 
