@@ -169,6 +169,7 @@ class Cancellation:
                 events = self.link.dialect.decode_cancel_order(result, ctx.wall_ns())
             except NOT_SENT:
                 await self.book.publish(ctx, [order.cancel_rejected()])
+                self.outcomes.keep_resolving(ctx, order)
                 raise
             except OUTCOME_UNKNOWN as exc:
                 await self.outcomes.outcome_unknown(ctx, order, order.cancel_outcome_unknown(), exc)
@@ -180,9 +181,11 @@ class Cancellation:
                 if attempt == 0 and await self.clock.sync(ctx):
                     continue
                 await self.book.publish(ctx, [order.cancel_rejected()])
+                self.outcomes.keep_resolving(ctx, order)
                 raise
             except ExchangeError:
                 await self.book.publish(ctx, [order.cancel_rejected()])
+                self.outcomes.keep_resolving(ctx, order)
                 raise
             await self.book.apply(ctx, events)
             if order.status is OrderStatus.PENDING_CANCEL:

@@ -270,6 +270,7 @@ class Modification:
             await self.outcomes.outcome_unknown(ctx, order, order.cancel_unknown_order(), error)
         elif order.status is OrderStatus.PENDING_CANCEL:
             await self.book.publish(ctx, [order.cancel_rejected()])
+            self.outcomes.keep_resolving(ctx, order)
 
     def _error(self, answer: ModifyAnswer) -> ExchangeError:
         if answer.error is not None:

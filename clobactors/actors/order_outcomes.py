@@ -97,8 +97,13 @@ class Outcomes:
         self._unknown += 1
         reason = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
         await self.book.outcome_unknown(ctx, order, change, reason)
-        resolvable = order.status is OrderStatus.UNKNOWN and order.client_order_id not in self._resolving
-        if resolvable and self.nursery is not None:
+        self.keep_resolving(ctx, order)
+
+    def keep_resolving(self, ctx: Context, order: TrackedOrder) -> None:
+        """Resolve an ``unknown`` order unless a task already does. Also after a refused cancel put ``order``
+        back to ``unknown``: the task that was resolving it stopped when it saw it pending cancel."""
+        idle = order.status is OrderStatus.UNKNOWN and order.client_order_id not in self._resolving
+        if idle and self.nursery is not None:
             self._resolving.add(order.client_order_id)
             self.nursery.start_soon(self._resolve, ctx, order)
 
