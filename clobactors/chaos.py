@@ -13,6 +13,11 @@ With ``requote=RequoteMode.AMEND`` (``--requote amend``) the market makers move 
 instead of cancel + place, and a generated schedule adds faults aimed at the exchange's modify route
 (:data:`MODIFY_ROUTES`: lost answers, 5xx, timeouts, refusals), so the amendment path heals under faults too.
 
+With ``order_entry=OrderEntry.WEBSOCKET`` (``--order-entry websocket``, Binance spot) the session sends its orders
+over the exchange's WebSocket API, and a generated schedule aims its request faults at WebSocket API requests
+instead of REST routes (:data:`WS_REQUEST_TARGETS`; the amend faults at ``WS order.cancelReplace``): the same
+kinds, as many, at the same times.
+
 Time is virtual: run it under trio's ``MockClock`` (the CLI does), and ``--seconds 600`` of exchange time pass
 in a few seconds of wall time with the timeouts, heartbeats and backoffs the session uses in production. The
 session's wall clock is pinned to the virtual clock, so signatures carry the simulator's time.
@@ -35,19 +40,36 @@ import trio.testing
 
 from clobactors.chaos_harness import QuietPoint, StrategyFactories, market_makers, open_chaos
 from clobactors.chaos_recovery import KindFigures, Recovery, kind_figures
+from clobactors.config import OrderEntry
 from clobactors.errors import ClobactorsError, ConfigError
 from clobactors.invariants import Violation
 from clobactors.sim.faults import FaultKind, FaultPlan, FaultRule
+from clobactors.sim.ws_request_faults import is_ws_target
 from clobactors.strategies.market_making import MarketMaker, MarketMakerStatistics, RequoteMode
 
-__all__ = ["AMEND_FAULT_KINDS", "MODIFY_ROUTES", "ChaosReport", "add_chaos_parser", "amend_faults", "parse_kinds",
-           "parse_requote", "run_chaos"]  # fmt: skip
+__all__ = ["AMEND_FAULT_KINDS", "MODIFY_ROUTES", "WS_MODIFY_ROUTES", "WS_REQUEST_TARGETS", "ChaosReport",
+           "add_chaos_parser", "amend_faults", "parse_kinds", "parse_requote", "run_chaos",
+           "ws_request_faults"]  # fmt: skip
 
 logger: Final = logging.getLogger(__name__)
 
 #: Simulator face -> the route its ModifyOrder takes: USD-M amends in place (§ Trade › Modify Order), spot
 #: cancel-replaces (§ Trading endpoints › Cancel an Existing Order and Send a New Order).
 MODIFY_ROUTES: Final = {"binance-usdm": "PUT /fapi/v1/order", "binance": "POST /api/v3/order/cancelReplace"}
+#: The same over the WebSocket API (web-socket-api.md § Cancel and replace order), for ``--order-entry websocket``.
+WS_MODIFY_ROUTES: Final = {"binance": "WS order.cancelReplace"}
+#: Where a generated schedule aims the request kinds when orders go over the WebSocket API: lost answers and
+#: refusals at placements (as REST's default order route), the route-wide kinds at every WebSocket API request
+#: (order entry's and the user stream's subscription). ``slow_snapshot`` keeps the REST snapshot route.
+WS_REQUEST_TARGETS: Final = {
+    FaultKind.LOST_ACK: "WS order.place",
+    FaultKind.REJECT_ORDER: "WS order.place",
+    FaultKind.HTTP_LATENCY: "WS *",
+    FaultKind.HTTP_429: "WS *",
+    FaultKind.HTTP_418: "WS *",
+    FaultKind.HTTP_5XX: "WS *",
+    FaultKind.HTTP_TIMEOUT: "WS *",
+}
 #: Kinds a generated amend schedule also aims at the modify route: what can go wrong with one request.
 AMEND_FAULT_KINDS: Final = (FaultKind.LOST_ACK, FaultKind.HTTP_5XX, FaultKind.HTTP_TIMEOUT, FaultKind.REJECT_ORDER)
 #: Seconds between amend-route faults on average (on top of the every-15-seconds general schedule).
@@ -67,6 +89,7 @@ class ChaosReport:
     skipped: int
     summary: tuple[str, ...]
     requote: RequoteMode = RequoteMode.CANCEL_PLACE
+    order_entry: OrderEntry = OrderEntry.REST
     #: The default market makers' statistics, one per incarnation (empty with your own strategies).
     makers: tuple[MarketMakerStatistics, ...] = ()
 
@@ -130,11 +153,13 @@ async def run_chaos(
     quiet_every: float = 200.0,
     settle: float = 75.0,
     requote: RequoteMode = RequoteMode.CANCEL_PLACE,
+    order_entry: OrderEntry = OrderEntry.REST,
     out: TextIO | None = None,
 ) -> ChaosReport:
     """Run a session with ``strategies`` (default: a market maker per instrument, requoting as ``requote``
     says) against the simulator under ``plan`` (default: :meth:`FaultPlan.generate` over ``kinds``, every kind
-    by default, plus :func:`amend_faults` when ``requote`` is AMEND) for ``seconds`` of simulated time, and
+    by default, plus :func:`amend_faults` when ``requote`` is AMEND; its request faults aimed at the WebSocket
+    API by :func:`ws_request_faults` when ``order_entry`` is WEBSOCKET) for ``seconds`` of simulated time, and
     return (and print to ``out``) the figures.
 
     ``strategies(exchange, instruments)`` gets the session's exchange name and the instruments
@@ -149,13 +174,17 @@ async def run_chaos(
         chosen = tuple(kinds) if kinds is not None else tuple(FaultKind)
         plan = FaultPlan.generate(seed, seconds, chosen, quiet=quiet)
         if requote is RequoteMode.AMEND:
-            extra = amend_faults(exchange, seed, seconds, chosen, quiet=quiet)
+            extra = amend_faults(exchange, seed, seconds, chosen, quiet=quiet, order_entry=order_entry)
             plan = FaultPlan(rules=tuple(sorted((*plan.rules, *extra), key=_when)), seed=plan.seed)
+        if order_entry is OrderEntry.WEBSOCKET:
+            plan = FaultPlan(rules=ws_request_faults(plan.rules), seed=plan.seed)
     makers: list[MarketMaker] = []
     if strategies is market_makers:
         strategies = functools.partial(market_makers, requote=requote, made=makers)
     points: list[QuietPoint] = []
-    async with open_chaos(plan, exchange=exchange, seed=seed, symbols=symbols, strategies=strategies) as chaos:
+    async with open_chaos(
+        plan, exchange=exchange, seed=seed, symbols=symbols, strategies=strategies, order_entry=order_entry
+    ) as chaos:
         for check_at in checks:
             await trio.sleep_until(chaos.injector.t0 + check_at)
             point = await chaos.quiet_point(settle=settle)
@@ -173,6 +202,7 @@ async def run_chaos(
         skipped=chaos.injector.log.skipped,
         summary=tuple(chaos.monitor.summary().lines()),
         requote=requote,
+        order_entry=order_entry,
         makers=tuple(m.statistics() for m in makers),
     )
     if out is not None:
@@ -192,17 +222,30 @@ def amend_faults(
     kinds: Iterable[FaultKind] = AMEND_FAULT_KINDS,
     *,
     quiet: Sequence[tuple[float, float]] = (),
+    order_entry: OrderEntry = OrderEntry.REST,
 ) -> tuple[FaultRule, ...]:
     """Faults of :data:`AMEND_FAULT_KINDS` (those also in ``kinds``) aimed at ``exchange``'s modify route, at
     seeded times outside the ``quiet`` windows: one every 45 s on average, each kind at least once. The
     generated schedule's defaults aim lost answers and refusals at the placement route only, and the
-    route-wide kinds hit a modification only by chance."""
-    route = MODIFY_ROUTES.get(exchange)
+    route-wide kinds hit a modification only by chance. Over the WebSocket API (``order_entry``) the route is
+    its twin in :data:`WS_MODIFY_ROUTES`."""
+    route = (WS_MODIFY_ROUTES if order_entry is OrderEntry.WEBSOCKET else MODIFY_ROUTES).get(exchange)
     chosen = [k for k in AMEND_FAULT_KINDS if k in set(kinds)]
     if route is None or not chosen:
         return ()
     schedule = FaultPlan.generate(seed, seconds, chosen, mean_gap=_AMEND_FAULT_GAP, start=20.0, quiet=quiet)
     return tuple(attrs.evolve(rule, target=route) for rule in schedule.rules)
+
+
+def ws_request_faults(rules: Iterable[FaultRule]) -> tuple[FaultRule, ...]:
+    """``rules`` with the request kinds aimed at WebSocket API requests (:data:`WS_REQUEST_TARGETS`) unless they
+    name a ``WS`` target already; every other rule as it is."""
+    return tuple(
+        attrs.evolve(rule, target=WS_REQUEST_TARGETS[rule.kind])
+        if rule.kind in WS_REQUEST_TARGETS and not is_ws_target(rule.target)
+        else rule
+        for rule in rules
+    )
 
 
 def _when(rule: FaultRule) -> tuple[float, str]:
@@ -242,6 +285,13 @@ def add_chaos_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help="how the market makers move their quotes: cancel (cancel + place, default) or amend (ModifyOrder; "
         "adds faults on the modify route)",
     )
+    parser.add_argument(
+        "--order-entry",
+        default="rest",
+        choices=[e.value for e in OrderEntry],
+        help="how orders reach the exchange: rest (default) or websocket (binance spot's WebSocket API; the "
+        "request faults then hit WebSocket API requests)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     parser.set_defaults(run=_main)
 
@@ -275,19 +325,21 @@ def _main(args: argparse.Namespace) -> int:
     try:
         kinds = parse_kinds(args.faults)
         requote = parse_requote(args.requote)
+        order_entry = OrderEntry(args.order_entry)
         plan = FaultPlan.from_toml(args.plan) if args.plan else None
         symbols = [s.strip().upper() for s in str(args.symbols).split(",") if s.strip()]
         print(
             f"chaos: {args.exchange}, {args.seconds:g} simulated seconds, seed {args.seed}, "
-            f"{'plan ' + str(args.plan) if plan else f'{len(kinds)} fault kinds'}, requote {requote.value} "
-            "(virtual time)",
+            f"{'plan ' + str(args.plan) if plan else f'{len(kinds)} fault kinds'}, requote {requote.value}, "
+            f"orders over {order_entry.value} (virtual time)",
             flush=True,
         )
         started = time.monotonic()
         report = trio.run(
             lambda: run_chaos(
                 exchange=args.exchange, seconds=args.seconds, seed=args.seed, kinds=kinds, plan=plan,
-                symbols=symbols, quiet_every=args.quiet_every, requote=requote, out=sys.stdout,
+                symbols=symbols, quiet_every=args.quiet_every, requote=requote, order_entry=order_entry,
+                out=sys.stdout,
             ),
             clock=trio.testing.MockClock(autojump_threshold=0),
         )  # fmt: skip

@@ -16,7 +16,8 @@ Where each kind acts:
   next frame of the topic (reorder), corrupted (malformed), or :class:`~clobactors.sim.runtime.DelayedFrame`
   (latency, order kept);
 * HTTP kinds answer instead of the face (429/418/5xx, an order rejection), never answer (timeout), answer
-  late (latency, slow snapshot), or execute and then drop the connection (lost ack);
+  late (latency, slow snapshot), or execute and then drop the connection (lost ack); aimed at ``"WS <method>"``
+  they do the same to WebSocket API requests (``ws_request``, :mod:`clobactors.sim.ws_request_faults`);
 * clock skew shifts the clock the whole simulator reads (:meth:`clock_skew_ns`).
 
 :meth:`suspend` stops new faults (a quiet point for the invariant checker); :meth:`resume` restarts them.
@@ -34,6 +35,7 @@ from typing import Final, final
 import attrs
 import trio
 
+from clobactors.sim.face_protocol import SessionReply
 from clobactors.sim.fault_frames import malformed
 from clobactors.sim.fault_probes import FaultRecorder
 from clobactors.sim.fault_vocab_base import FaultVocabulary
@@ -49,7 +51,8 @@ from clobactors.sim.faults import (
     Probe,
 )
 from clobactors.sim.http_server import DropConnection, HalfOpen, HandlerResult, HttpRequest
-from clobactors.sim.runtime import DelayedFrame, FaultFrame, WsLink
+from clobactors.sim.runtime import DelayedFrame, FaultFrame, WsHandler, WsLink
+from clobactors.sim.ws_request_faults import WsRequestFaults, check_ws_rule, is_ws_target
 
 __all__ = ["FaultInjector"]
 
@@ -101,6 +104,7 @@ class FaultInjector:
         """ConfigError if a rule has no meaning on the vocabulary's exchange (it could never fire there)."""
         for rule in plan.rules:
             vocabulary.check_rule(rule)
+            check_ws_rule(rule, vocabulary)
         self.plan = plan
         self._half_open_grace = half_open_grace
         self._stalled_at: dict[int, float] = {}
@@ -122,6 +126,9 @@ class FaultInjector:
         self._nursery: trio.Nursery | None = None
         self._recorder = FaultRecorder(self.log, vocabulary)
         self._clock_ns: Callable[[], int] | None = None
+        self._ws_requests = WsRequestFaults(
+            self._rules, self._recorder, vocabulary, now_ms=self._now_ms, elapsed=self.elapsed
+        )
 
     # -- control -------------------------------------------------------------------------------------------
 
@@ -249,6 +256,10 @@ class FaultInjector:
             if not link.closed:
                 link.send(held[0])
 
+    def ws_request(self, link: WsLink, message: str | bytes, handle: WsHandler) -> SessionReply:
+        """WebSocket API requests under the ``WS``-targeted request rules (:mod:`.ws_request_faults`)."""
+        return self._ws_requests.apply(link, message, handle, suspended=self._suspended)
+
     # -- HTTP ----------------------------------------------------------------------------------------------
 
     async def http(
@@ -335,7 +346,8 @@ class FaultInjector:
                 self._nursery.start_soon(self._unskew, until)
         elif rule.kind in (FaultKind.WS_LATENCY, FaultKind.HTTP_LATENCY):
             state.window_until = at + rule.duration
-            target = f"{'ws' if rule.kind is FaultKind.WS_LATENCY else 'rest'} {state.target}"
+            where = "ws" if rule.kind is FaultKind.WS_LATENCY else "" if is_ws_target(state.target) else "rest"
+            target = f"{where} {state.target}".lstrip()  # a WebSocket API target says so itself ("WS *")
             probe = Probe.BOOK if rule.kind is FaultKind.WS_LATENCY else Probe.REST
             state.window_fault = self.log.record(rule.kind, at, target, probe, until=state.window_until)
             if probe is Probe.REST:

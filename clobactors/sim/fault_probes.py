@@ -5,16 +5,18 @@ invariant checker how to see the session recover from it: the books of the symbo
 carried (``BOOK``), the user stream (``USER``), one order's client id (``ORDER``), or the REST path
 (``REST``). REST-probed faults have no stream to watch, so :class:`FaultRecorder` keeps them pending and
 marks one recovered at the first successful answer after it ended (on the same route for route-bound
-faults, signed for clock skew). :class:`~clobactors.sim.fault_injector.FaultInjector` owns one recorder and
-decides *when* to inject; this module only decides how an injection is logged and when it is over.
+faults, signed for clock skew), over REST or over a WebSocket API (``"WS <method>"`` routes).
+:class:`~clobactors.sim.fault_injector.FaultInjector` owns one recorder and decides *when* to inject; this
+module only decides how an injection is logged and when it is over.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Sequence
 from typing import final
 
-from clobactors.sim.fault_vocab_base import FaultVocabulary
+from clobactors.sim.fault_vocab_base import WS_TARGET_PREFIX, FaultVocabulary
 from clobactors.sim.faults import FaultKind, FaultLog, InjectedFault, Probe
 from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse
 from clobactors.sim.runtime import WsLink
@@ -49,13 +51,22 @@ class FaultRecorder:
         user = any(self._vocab.is_user_topic(t) for t in topics)
         probe = Probe.BOOK if symbols and not user else Probe.USER if user else Probe.REST
         target = f"ws#{link.id} {link.path} [{','.join(sorted(topics))}]"
-        return self.log.record(kind, elapsed, target, probe, symbols=tuple(symbols), until=until)
+        fault = self.log.record(kind, elapsed, target, probe, symbols=tuple(symbols), until=until)
+        if not topics:  # a connection carrying requests only (order entry): over at a request answered again
+            self._pending_rest.append((fault, f"{WS_TARGET_PREFIX}*", False))
+        return fault
 
     def record_http(self, kind: FaultKind, elapsed: float, request: HttpRequest, route: str) -> InjectedFault:
-        """A fault on one request: probed by its order or snapshot, else by the REST path (rate limits are
-        REST-wide: any route's success ends them)."""
-        cid = self._vocab.order_client_id(request)
+        """A fault on one REST request (see :meth:`record_request`); a snapshot request's is probed by its book."""
         symbol = self._vocab.snapshot_symbol(request)
+        return self.record_request(kind, elapsed, route, self._vocab.order_client_id(request), symbol)
+
+    def record_request(
+        self, kind: FaultKind, elapsed: float, route: str, client_order_id: str | None, symbol: str | None = None
+    ) -> InjectedFault:
+        """A fault on one request (REST ``"METHOD /path"`` or WebSocket API ``"WS method"``): probed by its order
+        or snapshot, else by the request path (rate limits are path-wide: any route's success ends them)."""
+        cid = client_order_id
         rest_wide = kind in (FaultKind.HTTP_429, FaultKind.HTTP_418)
         if cid is not None and kind is not FaultKind.HTTP_LATENCY and not rest_wide:
             fault = self.log.record(kind, elapsed, f"{route} {cid}", Probe.ORDER, client_order_id=cid)
@@ -66,6 +77,11 @@ class FaultRecorder:
             self._pending_rest.append((fault, None if rest_wide else route, False))
         return fault
 
+    @property
+    def pending(self) -> bool:
+        """Some REST-probed fault waits for a successful answer."""
+        return bool(self._pending_rest)
+
     def observe(
         self, request: HttpRequest, route: str, result: HandlerResult, elapsed: Callable[[], float]
     ) -> HandlerResult:
@@ -75,14 +91,20 @@ class FaultRecorder:
         """
         if not self._pending_rest or not isinstance(result, HttpResponse) or not 200 <= result.status < 300:
             return result
+        self.observe_route(route, self._vocab.is_signed(request), True, elapsed)
+        return result
+
+    def observe_route(self, route: str, signed: bool, succeeded: bool, elapsed: Callable[[], float]) -> None:
+        """An answer on ``route`` (REST or ``WS method``); ``elapsed`` says when it reached the client."""
+        if not self._pending_rest or not succeeded:
+            return
         now = elapsed()
-        signed = self._vocab.is_signed(request)
         keep: list[tuple[InjectedFault, str | None, bool]] = []
         for fault, wanted_route, needs_signed in self._pending_rest:
             ready = now > fault.end or (now == fault.end and fault.until is None)
-            if ready and wanted_route in (None, route) and (signed or not needs_signed):
+            matched = wanted_route is None or fnmatch.fnmatchcase(route, wanted_route)  # "WS *": any WS request
+            if ready and matched and (signed or not needs_signed):
                 self.log.rest_recovered[fault.seq] = now
             else:
                 keep.append((fault, wanted_route, needs_signed))
         self._pending_rest = keep
-        return result

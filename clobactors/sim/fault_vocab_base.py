@@ -10,7 +10,7 @@ in :mod:`clobactors.sim.fault_vocab` (Binance spot, and the registry) and one mo
 
 from __future__ import annotations
 
-from typing import Protocol, final
+from typing import Final, Protocol, final
 from urllib.parse import parse_qsl
 
 import attrs
@@ -19,7 +19,11 @@ from clobactors.sim.faults import FaultKind, FaultRule
 from clobactors.sim.http_server import HttpRequest, HttpResponse
 from clobactors.sim.runtime import WsLink
 
-__all__ = ["FaultVocabulary", "UserStreamEnd", "request_params"]
+__all__ = ["WS_TARGET_PREFIX", "FaultVocabulary", "UserStreamEnd", "request_params"]
+
+#: Request targets and routes starting with this name WebSocket API methods (``"WS order.place"``), as
+#: ``"POST /api/v3/order"`` names a REST route (:mod:`clobactors.sim.ws_request_faults`).
+WS_TARGET_PREFIX: Final = "WS "
 
 
 @final

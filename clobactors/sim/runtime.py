@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Final, Protocol, TypeAlias, final
+from typing import TYPE_CHECKING, Final, Protocol, TypeAlias, final
 
 import attrs
 import trio
@@ -21,6 +21,9 @@ from clobactors.sim.face_protocol import Face, FaceSession, Output, RestRequest,
 from clobactors.sim.flow import OrderFlow
 from clobactors.sim.http_server import HandlerResult, HttpRequest, HttpResponse
 from clobactors.sim.ws_server import ServerWsConnection
+
+if TYPE_CHECKING:
+    from clobactors.sim.face_protocol import SessionReply
 
 __all__ = ["DelayedFrame", "FaultFrame", "Faults", "NoFaults", "SimRuntime", "SimulatorStatistics", "WsLink"]
 
@@ -38,13 +41,15 @@ class DelayedFrame:
 
 
 FaultFrame: TypeAlias = bytes | str | DelayedFrame
+WsHandler: TypeAlias = "Callable[[str | bytes], SessionReply]"  # a session's handling of one message
 
 
 class Faults(Protocol):
     """Where fault injection (:mod:`clobactors.sim.fault_injector`) hooks into the server.
 
-    ``http`` wraps every REST answer; ``ws_frames`` sees every published frame of every connection (and may
-    drop, repeat, delay or rewrite it); ``ws_opened``/``ws_closed`` bracket each connection's life so
+    ``http`` wraps every REST answer, ``ws_request`` the handling of every WebSocket message (answered
+    instead, late, never: :mod:`clobactors.sim.ws_request_faults`); ``ws_frames`` sees every published frame
+    (may drop, repeat, delay or rewrite it); ``ws_opened``/``ws_closed`` bracket each connection's life so
     scheduled faults can reach it through its :class:`WsLink`; ``clock_skew_ns`` shifts the server clock;
     ``run`` is a task for scheduled faults, started with the server and cancelled with it.
     """
@@ -52,6 +57,8 @@ class Faults(Protocol):
     async def http(
         self, request: HttpRequest, respond: Callable[[HttpRequest], Awaitable[HandlerResult]]
     ) -> HandlerResult: ...
+
+    def ws_request(self, link: WsLink, message: str | bytes, handle: WsHandler) -> SessionReply: ...
 
     def ws_frames(self, link: WsLink, topic: str, data: bytes | str) -> Sequence[FaultFrame]: ...
 
@@ -72,6 +79,9 @@ class NoFaults:
         self, request: HttpRequest, respond: Callable[[HttpRequest], Awaitable[HandlerResult]]
     ) -> HandlerResult:
         return await respond(request)
+
+    def ws_request(self, link: WsLink, message: str | bytes, handle: WsHandler) -> SessionReply:
+        return handle(message)
 
     def ws_frames(self, link: WsLink, topic: str, data: bytes | str) -> Sequence[FaultFrame]:
         return (data,)
@@ -382,7 +392,7 @@ class SimRuntime:
             with conn.scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._write, ws, receive, conn)
-                    await self._read(ws, conn, policy.max_lifetime)
+                    await self._read(ws, conn, link, policy.max_lifetime)
                     nursery.cancel_scope.cancel()
         except* TransportError:
             gone = True  # the client went away
@@ -399,11 +409,11 @@ class SimRuntime:
                 logger.info("closing WebSocket %s: %s", ws.path, conn.closing.reason)
             await ws.close(conn.closing.code, conn.closing.reason)
 
-    async def _read(self, ws: ServerWsConnection, conn: _Conn, max_lifetime: float | None) -> None:
+    async def _read(self, ws: ServerWsConnection, conn: _Conn, link: WsLink, max_lifetime: float | None) -> None:
         with trio.move_on_after(max_lifetime if max_lifetime is not None else float("inf")):
             while True:
                 message = await ws.receive()
-                reply = conn.session.receive(message, self.now_ns())
+                reply = self.faults.ws_request(link, message, lambda m: conn.session.receive(m, self.now_ns()))
                 self.hub.update(conn)
                 for answer in reply.messages:
                     conn.push(answer)

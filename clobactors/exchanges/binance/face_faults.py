@@ -2,29 +2,39 @@
 
 The shape is :class:`~clobactors.sim.fault_vocab_base.FaultVocabulary`; the exchange-neutral injector
 (:mod:`clobactors.sim.fault_injector`) finds this one through :data:`clobactors.sim.fault_vocab.VOCABULARIES`.
+It also speaks for the WebSocket API (``/ws-api/v3``,
+:class:`~clobactors.sim.ws_request_faults.WsRequestVocabulary`): request faults aimed at ``"WS order.place"``
+and the like read the request frame's method, ``id`` and client order id here, and answer with the error frames
+web-socket-api.md § Response format documents (``{"id", "status", "error"}``, the REST error body as ``error``).
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
+from collections.abc import Sequence
 from typing import Final, final
 
 import attrs
+import msgspec
 
 from clobactors.errors import ConfigError
 from clobactors.exchanges.binance import urls, wire
 from clobactors.exchanges.binance.errors import (
+    ERROR_MESSAGES,
     MSG_INSUFFICIENT_BALANCE,
     MSG_IP_BANNED,
     MSG_WEIGHT_LIMIT,
     ErrorCode,
     error_body,
 )
+from clobactors.exchanges.binance.face_wsapi_orders import WS_API_ROUTE_KEYS
 from clobactors.exchanges.binance_common.face_faults import BinanceFaultTopics
 from clobactors.sim.fault_vocab_base import UserStreamEnd, request_params
 from clobactors.sim.faults import HTTP_KINDS, FaultRule
 from clobactors.sim.http_server import HttpRequest, HttpResponse
 from clobactors.sim.runtime import WsLink
+from clobactors.sim.ws_request_faults import WS_TARGET_PREFIX, WsRequest, is_ws_target
 
 __all__ = ["BINANCE_VOCABULARY", "BinanceFaultVocabulary"]
 
@@ -33,6 +43,28 @@ _params = request_params
 _FOREIGN_PATHS: Final = ("/fapi/", "/dapi/", "/ws-fapi")
 
 _JSON: Final = (("content-type", "application/json;charset=UTF-8"),)
+#: Every method the simulator's ``/ws-api/v3`` answers: the session's own (web-socket-api.md § General requests,
+#: § User Data Stream requests; ``WsApiSession``) and the REST routes' twins (§ Trading / § Account requests).
+WS_API_METHODS: Final = (
+    "ping", "time", "session.status", "session.subscriptions", "session.logon", "userDataStream.subscribe",
+    "userDataStream.subscribe.signature", "userDataStream.unsubscribe", *WS_API_ROUTE_KEYS,
+)  # fmt: skip
+#: WebSocket API method -> the param naming the order it is about (as :meth:`order_client_id` reads REST).
+_WS_ORDER_PARAM: Final = {
+    "order.place": "newClientOrderId",
+    "order.cancel": "origClientOrderId",
+    "order.status": "origClientOrderId",
+    "order.cancelReplace": "cancelOrigClientOrderId",
+}
+_WS_REQUEST: Final = msgspec.json.Decoder(wire.WsApiRequest)
+_WS_ANSWER: Final = msgspec.json.Decoder(wire.WsApiResponse)
+
+
+def _ws_error(request_id: int | str | None, status: int, code: int, msg: str | None = None, data: bytes = b"") -> str:
+    """web-socket-api.md § Response format, a failed request: ``{"id", "status", "error": {code, msg[, data]}}``."""
+    text = msg if msg is not None else ERROR_MESSAGES[code]  # the documented message unless one is given
+    body = wire.ErrorBody(code=code, msg=text, data=msgspec.Raw(data) if data else wire.NULL)
+    return wire.encode(wire.WsApiResponse(id=request_id, status=status, error=body)).decode()
 
 
 @final
@@ -47,6 +79,8 @@ class BinanceFaultVocabulary(BinanceFaultTopics):
     def check_rule(self, rule: FaultRule) -> None:
         """Refuse a rule aimed at a futures route or stream path: it could never fire on spot."""
         target = rule.target
+        if is_ws_target(target):
+            return  # WebSocket API methods: ws_check_target
         path = target.partition(" ")[2] if rule.kind in HTTP_KINDS and " " in target else target
         if path.startswith(_FOREIGN_PATHS):
             raise ConfigError(
@@ -101,6 +135,57 @@ class BinanceFaultVocabulary(BinanceFaultTopics):
             if topic.startswith("user:"):
                 return UserStreamEnd(topic, wire.encode(wire.EventStreamTerminated(event_time=now_ms)), close=False)
         return None
+
+    # -- the WebSocket API (clobactors.sim.ws_request_faults.WsRequestVocabulary) ----------------------------
+
+    def ws_check_target(self, target: str) -> None:
+        """Refuse a ``WS`` target that names no method the simulator's ``/ws-api/v3`` answers (a typo would
+        otherwise never fire)."""
+        pattern = target.removeprefix(WS_TARGET_PREFIX)
+        if not any(fnmatch.fnmatchcase(method, pattern) for method in WS_API_METHODS):
+            raise ConfigError(
+                f"fault target {target!r} names no WebSocket API method of the spot simulator; known: "
+                f"{', '.join(WS_API_METHODS)}"
+            )
+
+    def ws_request(self, message: str | bytes) -> WsRequest | None:
+        """web-socket-api.md § Request format ``{"id", "method", "params"}``; the client order id as
+        :meth:`order_client_id` reads it from the REST twin's params. None for a frame that is no request."""
+        try:
+            request = _WS_REQUEST.decode(message)
+        except msgspec.DecodeError:
+            return None
+        method = request.method.removeprefix("v3/")
+        params = request.params or {}
+        name = _WS_ORDER_PARAM.get(method)
+        cid = params.get(name) if name is not None else None
+        return WsRequest(method, request.id, cid if isinstance(cid, str) else None, "signature" in params)
+
+    def ws_succeeded(self, messages: Sequence[str | bytes]) -> bool:
+        """The answer (the last frame; events go first) has a 2xx ``status``."""
+        if not messages:
+            return False
+        try:
+            return 200 <= _WS_ANSWER.decode(messages[-1]).status < 300
+        except msgspec.DecodeError:
+            return False
+
+    def ws_rate_limited(self, request_id: int | str | None, status: int, retry_after: float, now_ms: int) -> str:
+        """web-socket-api.md § IP limits: -1003 with ``data`` ``{"serverTime", "retryAfter"}`` (epoch ms), as
+        the session itself answers a real 429/418."""
+        until = now_ms + max(1, math.ceil(retry_after)) * 1000
+        data = msgspec.json.encode({"serverTime": now_ms, "retryAfter": until})
+        if status == 418:
+            return _ws_error(request_id, 418, ErrorCode.TOO_MANY_REQUESTS, MSG_IP_BANNED % until, data)
+        return _ws_error(request_id, 429, ErrorCode.TOO_MANY_REQUESTS, MSG_WEIGHT_LIMIT % (6000, "1 MINUTE"), data)
+
+    def ws_server_error(self, request_id: int | str | None, status: int) -> str:
+        """§ Response format: 5XX, "the execution status is UNKNOWN" (-1001 DISCONNECTED, as over REST)."""
+        return _ws_error(request_id, status, ErrorCode.DISCONNECTED)
+
+    def ws_order_rejected(self, request_id: int | str | None) -> str:
+        """The documented failed-response example: 400, -2010 "Account has insufficient balance..."."""
+        return _ws_error(request_id, 400, ErrorCode.NEW_ORDER_REJECTED, MSG_INSUFFICIENT_BALANCE)
 
 
 BINANCE_VOCABULARY: Final = BinanceFaultVocabulary()
