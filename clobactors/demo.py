@@ -83,8 +83,9 @@ async def run_demo(
         if exchange != "binance":
             raise ConfigError("the xemm demo quotes on binance and hedges on binance-usdm: leave --exchange out")
         return await run_xemm_demo(
-            seconds=seconds, seed=seed, symbols=symbols, out=out, live=live, refresh=refresh, size=size
-        )
+            seconds=seconds, seed=seed, symbols=symbols, out=out, live=live, refresh=refresh, size=size,
+            order_entry=order_entry,
+        )  # fmt: skip
     if exchange not in DEMO_EXCHANGES:
         raise ConfigError(f"demo exchange must be one of {sorted(DEMO_EXCHANGES)}, not {exchange!r}")
     face, name, markets = DEMO_EXCHANGES[exchange]
@@ -182,6 +183,7 @@ async def run_xemm_demo(
     refresh: float = 0.5,
     size: Decimal = Decimal("0.01"),
     min_profit_bps: Decimal = Decimal("1"),
+    order_entry: OrderEntry = OrderEntry.REST,
 ) -> Summary:
     """The cross-exchange demo: quote on the spot simulator, hedge on the USD-M one (see the module docstring).
 
@@ -207,7 +209,7 @@ async def run_xemm_demo(
             exchanges=tuple(
                 ExchangeConfig(
                     name=name, instruments=instruments, environment=Environment.CUSTOM, rest=sim.rest_url,
-                    ws=sim.ws_url, ws_api=sim.ws_api_url, cancel_all_on_stop=True,
+                    ws=sim.ws_url, ws_api=sim.ws_api_url, cancel_all_on_stop=True, order_entry=order_entry,
                 )
                 for name, sim, instruments in (
                     (spot, spot_sim, tuple(p[0] for p in pairs)), (perp, perp_sim, tuple(p[1] for p in pairs))
