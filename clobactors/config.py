@@ -128,6 +128,8 @@ class ExchangeConfig:
             raise ConfigError(f"exchange {self.name!r}: 'order_journal' must be a file path (or left out)")
         if self.environment is Environment.CUSTOM and not self.rest:
             raise ConfigError(f"exchange {self.name!r}: environment 'custom' needs at least a 'rest' URL")
+        if self.environment is Environment.CUSTOM and self.order_entry is OrderEntry.WEBSOCKET and not self.ws_api:
+            raise ConfigError(f"exchange {self.name!r}: order_entry 'websocket' in environment 'custom' needs 'ws_api'")
 
     @property
     def dialect_name(self) -> str:

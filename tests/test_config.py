@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clobactors.config import Environment, SessionConfig
+from clobactors.config import Environment, OrderEntry, SessionConfig
 from clobactors.errors import ConfigError
 
 GOOD = """
@@ -50,6 +50,9 @@ def test_reads_a_session(tmp_path: Path) -> None:
     assert binance.order_journal == ""
     text = GOOD.replace('environment = "testnet"', 'environment = "testnet"\norder_journal = "state/b.jsonl"')
     assert SessionConfig.from_toml(write(tmp_path, text)).exchange("binance").order_journal == "state/b.jsonl"
+    assert binance.order_entry is OrderEntry.REST
+    text = GOOD.replace('environment = "testnet"', 'environment = "testnet"\norder_entry = "websocket"')
+    assert SessionConfig.from_toml(write(tmp_path, text)).exchange("binance").order_entry is OrderEntry.WEBSOCKET
 
 
 def test_credentials_come_from_the_environment(tmp_path: Path) -> None:
@@ -79,6 +82,12 @@ def test_a_secret_in_the_file_is_refused(tmp_path: Path) -> None:
         ("seed = 7", "seed = 7\n[[exchanges]]\nname = 'x'\nmax_concurrent_snapshots = 0", "max_concurrent_snap"),
         ('environment = "testnet"', 'environment = "testnet"\norder_journal = 1', "'order_journal' must be a str"),
         ('environment = "testnet"', 'environment = "testnet"\norder_journal = " "', "must be a file path"),
+        ('environment = "testnet"', 'environment = "testnet"\norder_entry = "fax"', "order_entry must be one of"),
+        (
+            'environment = "testnet"',
+            'environment = "custom"\nrest = "http://127.0.0.1:1"\norder_entry = "websocket"',
+            "needs 'ws_api'",
+        ),
         (
             'environment = "testnet"',
             'environment = "testnet"\norder_journal = "j"\n[[exchanges]]\nname = "x"\norder_journal = "./j"',
