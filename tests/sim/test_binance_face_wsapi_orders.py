@@ -27,23 +27,19 @@ from clobactors.exchanges.binance.face_wsapi_orders import WS_API_METHODS, WS_AP
 from clobactors.exchanges.binance.signing import (
     Credentials,
     hmac_sha256_hex,
-    sign_request,
     sign_ws_params,
     ws_signature_payload,
 )
 from clobactors.exchanges.binance.urls import WS_API_CONNECT_WEIGHT
 from clobactors.sim.config import SimConfig
 from clobactors.sim.engine import Engine
-from clobactors.sim.face_protocol import RestRequest, RestResponse
+from tests.sim import wsapi_twin_support as twin_support
+from tests.sim.wsapi_twin_support import IP, NOW_MS, NOW_NS, Params, WsApiTwin, send
 
 GOLDEN: Final = Path(__file__).resolve().parents[3] / "shared" / "golden" / "binance_spot" / "signing_hmac.json"
-NOW_NS: Final = 1_704_067_200_000 * 1_000_000
-NOW_MS: Final = NOW_NS // 1_000_000
-IP: Final = "10.0.0.9"
 ME: Final = Credentials(api_key="k" * 64, secret="s" * 64)
 OTHER: Final = Credentials(api_key="K" * 64, secret="S" * 64)
 WANTED: Final = frozenset({"user:me", "user:other"})
-Params = dict[str, str | int | bool]
 
 
 def make_face(**kwargs: Any) -> BinanceFace:
@@ -54,75 +50,31 @@ def make_face(**kwargs: Any) -> BinanceFace:
 
 
 def open_api(face: BinanceFace, query: str = "") -> WsApiSession:
-    session = face.open_session("/ws-api/v3", query, (), IP, NOW_NS)
-    assert isinstance(session, WsApiSession)
-    return session
-
-
-def send(session: WsApiSession, request: dict[str, Any], now_ns: int = NOW_NS) -> wire.WsApiResponse:
-    *_events, message = session.receive(json.dumps(request), now_ns).messages
-    return wire.WS_API_RESPONSE_DECODER.decode(message)
+    return twin_support.open_api(face, "/ws-api/v3", query)
 
 
 def ws_signed(
     session: WsApiSession, method: str, params: Params, creds: Credentials = ME, *, now_ns: int = NOW_NS,
     ts_ms: int | None = None,
 ) -> wire.WsApiResponse:  # fmt: skip
-    signed = sign_ws_params(params, creds, timestamp=ts_ms if ts_ms is not None else now_ns // 1_000_000)
-    return send(session, {"id": method, "method": method, "params": signed}, now_ns)
+    return twin_support.ws_signed(session, method, params, creds, now_ns=now_ns, ts_ms=ts_ms)
 
 
 def limits_of(response: wire.WsApiResponse) -> list[tuple[str, str, int, int]]:
     return [(r.rate_limit_type, r.interval, r.interval_num, r.count) for r in response.rate_limits]
 
 
-def header(response: RestResponse, name: str) -> str | None:
-    return next((v for k, v in response.headers if k.lower() == name.lower()), None)
-
-
-class Twin:
-    """Two identical faces: one answers REST, the other the WebSocket API; every call goes to both."""
+class Twin(WsApiTwin):
+    """Spot's twin faces (see :mod:`tests.sim.wsapi_twin_support`)."""
 
     def __init__(self) -> None:
-        self.rest, self.ws = make_face(), make_face()
-        self.session = open_api(self.ws)
-        self.events = 0
+        super().__init__(
+            make_face, path="/ws-api/v3", route_keys=WS_API_ROUTE_KEYS, methods=WS_API_METHODS,
+            connect_weight=WS_API_CONNECT_WEIGHT, order_windows=_ORDER_WINDOWS, wanted=WANTED, default=ME,
+        )  # fmt: skip
 
-    def both(self, method: str, params: Params, creds: Credentials = ME) -> wire.WsApiResponse:
-        http_method, path = WS_API_ROUTE_KEYS[method]
-        req = sign_request(list(params.items()), creds, timestamp=NOW_MS)
-        rest = self.rest.handle_rest(
-            RestRequest(http_method, path, req.query, "", tuple((k.lower(), v) for k, v in req.headers), IP), NOW_NS
-        )
-        got = ws_signed(self.session, method, params, creds)
-        assert got.status == rest.status, (method, rest.body)
-        if rest.status == 200:
-            assert bytes(got.result) == rest.body  # exactly the REST body
-            assert got.error is None
-        else:
-            assert got.error is not None and bytes(got.result) == b"null"
-            error: dict[str, object] = {"code": got.error.code, "msg": got.error.msg}
-            if bytes(got.error.data) != b"null":
-                error["data"] = json.loads(bytes(got.error.data))
-            assert error == json.loads(rest.body)
-        # Same weight as the route (plus the connection's 2), ORDERS entries first on order routes.
-        weight = [r.count for r in got.rate_limits if r.rate_limit_type == "REQUEST_WEIGHT"]
-        assert weight == [int(header(rest, "X-MBX-USED-WEIGHT-1M") or 0) + WS_API_CONNECT_WEIGHT]
-        kinds = [r.rate_limit_type for r in got.rate_limits]
-        if WS_API_METHODS[method].orders:
-            assert kinds == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
-            orders = {(r.interval, r.interval_num): r.count for r in got.rate_limits if r.rate_limit_type == "ORDERS"}
-            assert orders == {
-                ("SECOND", 10): int(header(rest, "X-MBX-ORDER-COUNT-10S") or -1),
-                ("DAY", 1): int(header(rest, "X-MBX-ORDER-COUNT-1D") or -1),
-            }
-        else:
-            assert kinds == ["REQUEST_WEIGHT"]
-        # The same user-stream events, byte for byte.
-        rest_out, ws_out = self.rest.drain(NOW_NS, WANTED), self.ws.drain(NOW_NS, WANTED)
-        assert [(o.topic, o.payload) for o in ws_out] == [(o.topic, o.payload) for o in rest_out]
-        self.events += len(ws_out)
-        return got
+
+_ORDER_WINDOWS: Final = {("SECOND", 10): "X-MBX-ORDER-COUNT-10S", ("DAY", 1): "X-MBX-ORDER-COUNT-1D"}
 
 
 def order(side: str, price: str, quantity: str = "0.01", **extra: str | int) -> Params:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from clobactors.exchanges.binance import wire as spot_wire
 from clobactors.exchanges.binance.face_user import WsApiSession
-from clobactors.exchanges.binance.signing import Credentials, sign_request, sign_ws_params
+from clobactors.exchanges.binance.signing import Credentials, sign_ws_params
 from clobactors.exchanges.binance.wire_base import RateLimit
 from clobactors.exchanges.binance_usdm import wire
 from clobactors.exchanges.binance_usdm.face import BinanceUsdmFace
@@ -31,15 +31,13 @@ from clobactors.exchanges.binance_usdm.face_wsapi import (
 )
 from clobactors.sim.config import SimConfig
 from clobactors.sim.engine import Engine
-from clobactors.sim.face_protocol import RestRequest, RestResponse
+from clobactors.sim.face_protocol import RestResponse
+from tests.sim import wsapi_twin_support as twin_support
+from tests.sim.wsapi_twin_support import IP, NOW_MS, NOW_NS, Params, WsApiTwin, header, send
 
-NOW_NS: Final = 1_704_067_200_000 * 1_000_000
-NOW_MS: Final = NOW_NS // 1_000_000
-IP: Final = "10.0.0.9"
 ME: Final = Credentials(api_key="k" * 64, secret="s" * 64)
 MAKER: Final = Credentials(api_key="M" * 64, secret="N" * 64)
 WANTED: Final = frozenset({"user:me", "user:maker"})
-Params = dict[str, str | int | bool]
 
 
 def make_face(**kwargs: Any) -> BinanceUsdmFace:
@@ -51,65 +49,28 @@ def make_face(**kwargs: Any) -> BinanceUsdmFace:
 
 
 def open_api(face: BinanceUsdmFace, query: str = "") -> WsApiSession:
-    session = face.open_session(WS_API_PATH, query, (), IP, NOW_NS)
-    assert isinstance(session, WsApiSession)
-    return session
-
-
-def send(session: WsApiSession, request: dict[str, Any], now_ns: int = NOW_NS) -> spot_wire.WsApiResponse:
-    *_events, message = session.receive(json.dumps(request), now_ns).messages
-    return spot_wire.WS_API_RESPONSE_DECODER.decode(message)
+    return twin_support.open_api(face, WS_API_PATH, query)
 
 
 def ws_signed(session: WsApiSession, method: str, params: Params, creds: Credentials = ME) -> spot_wire.WsApiResponse:
-    signed = sign_ws_params(params, creds, timestamp=NOW_MS)
-    return send(session, {"id": method, "method": method, "params": signed})
-
-
-def header(response: RestResponse, name: str) -> str | None:
-    return next((v for k, v in response.headers if k.lower() == name.lower()), None)
+    return twin_support.ws_signed(session, method, params, creds)
 
 
 def rest_call(face: BinanceUsdmFace, method: str, params: Params, creds: Credentials = ME) -> RestResponse:
-    http_method, path = WS_API_ROUTE_KEYS[method]
-    req = sign_request(list(params.items()), creds, timestamp=NOW_MS)
-    headers = tuple((k.lower(), v) for k, v in req.headers)
-    return face.handle_rest(RestRequest(http_method, path, req.query, "", headers, IP), NOW_NS)
+    return twin_support.rest_call(face, WS_API_ROUTE_KEYS, method, params, creds)
 
 
-class Twin:
-    """Two identical faces: one answers REST, the other the WebSocket API; every call goes to both."""
+class Twin(WsApiTwin):
+    """USD-M's twin faces (see :mod:`tests.sim.wsapi_twin_support`)."""
 
     def __init__(self) -> None:
-        self.rest, self.ws = make_face(), make_face()
-        self.session = open_api(self.ws)
-        self.events = 0
+        super().__init__(
+            make_face, path=WS_API_PATH, route_keys=WS_API_ROUTE_KEYS, methods=WS_API_METHODS,
+            connect_weight=WS_API_CONNECT_WEIGHT, order_windows=_ORDER_WINDOWS, wanted=WANTED, default=ME,
+        )  # fmt: skip
 
-    def both(self, method: str, params: Params, creds: Credentials = ME) -> spot_wire.WsApiResponse:
-        rest = rest_call(self.rest, method, params, creds)
-        got = ws_signed(self.session, method, params, creds)
-        assert got.status == rest.status, (method, rest.body)
-        if rest.status == 200:
-            assert bytes(got.result) == rest.body and got.error is None  # exactly the REST body
-        else:
-            assert got.error is not None and bytes(got.result) == b"null"
-            assert {"code": got.error.code, "msg": got.error.msg} == json.loads(rest.body)
-        weight = [r.count for r in got.rate_limits if r.rate_limit_type == "REQUEST_WEIGHT"]
-        assert weight == [int(header(rest, "X-MBX-USED-WEIGHT-1M") or 0) + WS_API_CONNECT_WEIGHT]
-        kinds = [r.rate_limit_type for r in got.rate_limits]
-        if WS_API_METHODS[method].orders:
-            assert kinds == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
-            orders = {(r.interval, r.interval_num): r.count for r in got.rate_limits if r.rate_limit_type == "ORDERS"}
-            assert orders == {
-                ("SECOND", 10): int(header(rest, "X-MBX-ORDER-COUNT-10S") or -1),
-                ("MINUTE", 1): int(header(rest, "X-MBX-ORDER-COUNT-1M") or -1),
-            }
-        else:
-            assert kinds == ["REQUEST_WEIGHT"]
-        rest_out, ws_out = self.rest.drain(NOW_NS, WANTED), self.ws.drain(NOW_NS, WANTED)
-        assert [(o.topic, o.payload) for o in ws_out] == [(o.topic, o.payload) for o in rest_out]
-        self.events += len(ws_out)
-        return got
+
+_ORDER_WINDOWS: Final = {("SECOND", 10): "X-MBX-ORDER-COUNT-10S", ("MINUTE", 1): "X-MBX-ORDER-COUNT-1M"}
 
 
 def limit(side: str, price: str, quantity: str = "0.01", **extra: str | int) -> Params:
