@@ -62,7 +62,8 @@ class PreparedFrame:
     """A request translated for the lane, before any rate-limit grant: the link grants, then writes it."""
 
     request_id: int
-    frame: str
+    #: Carries the API key and the signature: never in a repr (logs, tracebacks).
+    frame: str = attrs.field(repr=False)
     spec: HttpRequestSpec = attrs.field(repr=False)
 
 
@@ -113,7 +114,7 @@ class OrderLane:
 
     def ready_nowait(self) -> bool:
         """True when a request written now would not wait (open, not retired, no write in progress)."""
-        return self._closed is None and not self._retired and not self._ws.writing
+        return self._closed is None and not self._retired and not self._ws.writing and self._ws.failure is None
 
     def retire(self) -> None:
         """Take no new request (they go over REST) but let the ones waiting have their answers."""
@@ -141,6 +142,11 @@ class OrderLane:
         ConnectFailed when the lane closed before the write (nothing left); an error during the write is the
         connection's (outcome unknown, raised by ``receive`` as for every later failure).
         """
+        failure = self._ws.failure
+        if failure is not None and self._closed is None:
+            # The heartbeat or a read failed the connection and the reader has not closed the lane yet: a send
+            # would raise before writing anything, so this is "nothing left" (REST carries it), not unknown.
+            self.close(failure)
         if self._closed is not None:
             raise ConnectFailed(f"order entry connection closed before the request: {self._closed}", self._endpoint)
         waiter = _Waiter(trio.current_time())
