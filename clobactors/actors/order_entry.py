@@ -83,6 +83,8 @@ class OrderEntry:
     _connects: int = attrs.field(init=False, default=0)
     _reconnects: int = attrs.field(init=False, default=0)
     _malformed: int = attrs.field(init=False, default=0)
+    #: FeedConnected was published and no FeedDown since.
+    _announced: bool = attrs.field(init=False, default=False)
 
     def statistics(self) -> OrderEntryStatistics:
         lane = self._lane
@@ -90,7 +92,7 @@ class OrderEntry:
             connects=self._connects,
             reconnects=self._reconnects,
             malformed=self._malformed,
-            connected=lane is not None and lane.is_open,
+            connected=lane is not None and lane.is_open and not lane.retired,
             lane=lane.statistics() if lane is not None else None,
         )
 
@@ -129,8 +131,10 @@ class OrderEntry:
                 continue
             except TransportError as exc:
                 reason = str(exc)
-            if self._lane is not None:  # it was up: say it went, and start the backoff afresh
+            if self._lane is not None:  # it was up: start the backoff afresh
                 attempt = 0
+            if self._announced:  # say it went (also when the reconnect after a retirement failed)
+                self._announced = False
                 await ctx.publish(
                     FeedDown(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=self.feed, reason=reason)
                 )
@@ -160,6 +164,7 @@ class OrderEntry:
                 self._lane = lane
                 self.link.lane = lane
                 self._connects += 1
+                self._announced = True
                 await ctx.publish(FeedConnected(exchange=self.link.name, ts_recv=ctx.wall_ns(), feed=self.feed))
                 on_ready()
                 try:

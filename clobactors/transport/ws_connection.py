@@ -183,8 +183,13 @@ class WsConnection(trio.abc.AsyncResource):
         try:
             if self._proto.state is not ConnectionState.OPEN:  # a close went out (or came in) meanwhile
                 raise ConnectionLost("WebSocket closing", self._endpoint)
-            with map_transport_errors(self._endpoint):
-                await self._stream.send_all(data)
+            try:
+                with map_transport_errors(self._endpoint):
+                    await self._stream.send_all(data)
+            except trio.Cancelled:
+                # Part of the frame may be on the wire: another frame after it would be garbage to the peer.
+                self._fail(ConnectionLost("a send was cancelled part-way; the connection is unusable", self._endpoint))
+                raise
         finally:
             lock.release()
         self._frames_sent += 1
