@@ -14,8 +14,10 @@ over REST routes written ``"METHOD /path"`` such as ``POST /api/v3/order``) and 
 Every random choice comes from a ``random.Random`` seeded by the plan's seed and the rule's position, so a
 rule's decisions do not depend on the other rules, and the same plan over the same traffic injects the same
 faults. The simulator applies a plan through :class:`~clobactors.sim.fault_injector.FaultInjector` (pass the
-plan to ``open_simulator(faults=...)``), which records each injection in a :class:`FaultLog`: kind, time,
-target and how its recovery can be observed (:class:`Probe`).
+plan to ``open_simulator(faults=...)``), which records each injection in a
+:class:`~clobactors.sim.fault_log.FaultLog`: kind, time, target and how its recovery can be observed
+(:class:`~clobactors.sim.fault_log.Probe`); those records live in :mod:`clobactors.sim.fault_log` and are
+re-exported here.
 
 TOML::
 
@@ -46,6 +48,7 @@ from typing import Final, final
 import attrs
 
 from clobactors.errors import ConfigError
+from clobactors.sim.fault_log import FaultLog, InjectedFault, Probe
 
 __all__ = [
     "CONNECTION_KINDS",
@@ -129,19 +132,6 @@ HTTP_KINDS: Final = frozenset(
 #: Kinds that last a while once fired rather than hitting single frames or requests.
 WINDOW_KINDS: Final = frozenset({FaultKind.WS_LATENCY, FaultKind.HTTP_LATENCY, FaultKind.CLOCK_SKEW})
 _MODES: Final = ("corrupt", "truncate")
-
-
-class Probe(enum.Enum):
-    """How the session's recovery from one injected fault is observed (see ``docs/fault-injection.md``)."""
-
-    #: The books of ``symbols``: recovered at their next FeedSynced after the disruption the fault caused.
-    BOOK = "book"
-    #: The user stream: recovered at its next FeedSynced (reconciled) after the disruption.
-    USER = "user"
-    #: One order (``client_order_id``): recovered once the session knows its real state.
-    ORDER = "order"
-    #: REST: recovered at the first successful answer after the fault (signed, for clock skew).
-    REST = "rest"
 
 
 def _non_negative(name: str, value: float | None) -> None:
@@ -367,51 +357,3 @@ def _gaps(start: float, end: float, quiet: Sequence[tuple[float, float]]) -> lis
     for q0, q1 in sorted(quiet):
         spans = [piece for a, b in spans for piece in ((a, min(b, q0)), (max(a, q1), b)) if piece[1] > piece[0]]
     return spans
-
-
-@final
-@attrs.frozen
-class InjectedFault:
-    """One fault as injected: what, when (seconds since the simulator started), where, how to watch it heal."""
-
-    seq: int
-    kind: FaultKind
-    at: float
-    target: str
-    probe: Probe
-    #: Exchange symbols the fault touched (market topics, a snapshot request).
-    symbols: tuple[str, ...] = ()
-    client_order_id: str = ""
-    #: End of a window fault (latency, a reverting clock skew); recovery is judged from then on.
-    until: float | None = None
-
-    @property
-    def end(self) -> float:
-        return self.at if self.until is None else self.until
-
-
-@final
-@attrs.define
-class FaultLog:
-    """Every injected fault, in order, and what the simulator alone can tell about REST recovery."""
-
-    faults: list[InjectedFault] = attrs.field(factory=list)
-    #: seq -> seconds at which the first successful REST answer ended a REST-probed fault.
-    rest_recovered: dict[int, float] = attrs.field(factory=dict)
-    #: Scheduled firings that found nothing to hit (no matching connection) or came while suspended.
-    skipped: int = 0
-
-    def record(self, kind: FaultKind, at: float, target: str, probe: Probe, **extra: object) -> InjectedFault:
-        fault = InjectedFault(len(self.faults) + 1, kind, at, target, probe, **extra)  # type: ignore[arg-type]
-        self.faults.append(fault)
-        return fault
-
-    def counts(self) -> dict[FaultKind, int]:
-        out: dict[FaultKind, int] = {}
-        for fault in self.faults:
-            out[fault.kind] = out.get(fault.kind, 0) + 1
-        return out
-
-    def signature(self) -> list[tuple[str, float, str]]:
-        """``(kind, time, target)`` of every fault: equal for two runs that injected the same faults."""
-        return [(f.kind.value, round(f.at, 6), f.target) for f in self.faults]

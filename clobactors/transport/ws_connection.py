@@ -1,49 +1,49 @@
 """An open client WebSocket: frames read in the consumer's own task, writes under one lock, a typed failure.
 
 Part of :mod:`clobactors.transport.ws` (whose docstring has the overview). This module holds the connection
-itself and its per-frame path, :meth:`WsConnection.receive` -> ``_read`` -> ``_handle_events``, kept in one
-class so that a frame costs no extra call or attribute lookup. The background duties that share its state (the
-keeper, the idle watch, the heartbeat) live in :mod:`clobactors.transport.ws_duties`; connecting lives in
-:mod:`clobactors.transport.ws_open`.
+itself and its per-frame path, :meth:`WsConnection.receive` -> ``_read`` -> ``_ingest`` -> ``_handle_events``,
+kept in one class so that a frame costs no extra call or attribute lookup. How the connection ends (``aclose``,
+``_fail``, the close handshake, the control frames wsproto writes) is its base class in
+:mod:`clobactors.transport.ws_lifecycle`, methods only, none of them on a data frame's path. The background
+duties that share its state (the keeper, the idle watch, the heartbeat) live in
+:mod:`clobactors.transport.ws_duties`; connecting lives in :mod:`clobactors.transport.ws_open`.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
 from typing import Final, final
 
 import attrs
 import trio
 import wsproto
-import wsproto.utilities
 from wsproto.connection import ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage
+from wsproto.events import CloseConnection, Message, Ping, Pong
 from wsproto.frame_protocol import CloseReason
 
 from clobactors.errors import ConnectionLost, TransportError
 from clobactors.transport.errors import map_transport_errors
 from clobactors.transport.ws_frames import client_frame
 from clobactors.transport.ws_handshake import RECEIVE_CHUNK, close_text
+from clobactors.transport.ws_lifecycle import _WsLifecycle
 from clobactors.transport.ws_records import WsFrame, WsStatistics
 
 __all__ = ["WsConnection", "WsFrame", "WsStatistics"]
 
 #: Buffered frames handed out in a row before ``receive`` lets other tasks run.
 _YIELD_EVERY: Final = 16
-_TOO_BIG: Final = CloseReason.MESSAGE_TOO_BIG
 
 
 @final
 @attrs.define(eq=False)
-class WsConnection(trio.abc.AsyncResource):
+class WsConnection(_WsLifecycle):
     """An open client WebSocket. Receive with :meth:`receive` or ``async for``; send with :meth:`send`.
 
     Built by :func:`~clobactors.transport.ws_open.open_ws`. One task receives at a time (the consumer); any
-    task may send. The background duties (:mod:`clobactors.transport.ws_duties`) share this state: the keeper
-    reads through ``_read`` and waits on ``_keeper_wait``; the heartbeat fills ``_pongs``, which
-    ``_handle_events`` answers.
+    task may send; :meth:`aclose` (from :mod:`clobactors.transport.ws_lifecycle`) closes. The background duties
+    (:mod:`clobactors.transport.ws_duties`) share this state: the keeper reads through ``_read`` and waits on
+    ``_keeper_wait``; the heartbeat fills ``_pongs``, which ``_handle_events`` answers.
     """
 
     _proto: wsproto.WSConnection
@@ -208,24 +208,6 @@ class WsConnection(trio.abc.AsyncResource):
             failure=str(self._failure) if self._failure is not None else None,
         )
 
-    async def aclose(self) -> None:
-        """Close: a close handshake if the connection is healthy, bounded by ``close_timeout`` and shielded
-        from cancellation; an immediate TCP close if it already failed. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._tasks.cancel()
-        self._stop_read()
-        with trio.CancelScope(shield=True):
-            await self._tasks_done.wait()
-            while self._reading:  # a consumer in another task is leaving its read
-                self._read_done = self._read_done or trio.Event()
-                await self._read_done.wait()
-            if self._failure is None and self._proto.state is ConnectionState.OPEN:
-                with trio.move_on_after(self._close_timeout):
-                    await self._close_handshake()
-            await trio.aclose_forcefully(self._stream)
-
     # -- reading ---------------------------------------------------------------------------------------------
 
     async def _read(self, *, consumer: bool) -> None:
@@ -374,59 +356,3 @@ class WsConnection(trio.abc.AsyncResource):
         if isinstance(chunk, str):
             return "".join(p for p in parts if isinstance(p, str))
         return b"".join(p for p in parts if isinstance(p, bytes))
-
-    async def _too_big(self) -> None:
-        """Close with 1009 (the peer learns why), then fail."""
-        if self._proto.state is ConnectionState.OPEN:
-            await self._send_control(CloseConnection(code=_TOO_BIG, reason="message too big"))
-        self._fail(ConnectionLost(close_text(_TOO_BIG, "message too big"), self._endpoint))
-
-    # -- writing ---------------------------------------------------------------------------------------------
-
-    async def _send_event(self, event: TextMessage | BytesMessage | Ping | Pong | CloseConnection) -> None:
-        async with self._write_lock:
-            try:
-                data = self._proto.send(event)
-            except wsproto.utilities.LocalProtocolError as exc:  # the connection is closing
-                raise ConnectionLost("WebSocket closing", self._endpoint) from exc
-            with map_transport_errors(self._endpoint):
-                await self._stream.send_all(data)
-
-    async def _send_control(self, event: Ping | Pong | CloseConnection) -> None:
-        """A control frame on behalf of the protocol; a broken socket here is reported by the next read."""
-        with suppress(TransportError):
-            await self._send_event(event)
-
-    async def _close_handshake(self) -> None:
-        await self._send_control(CloseConnection(code=CloseReason.NORMAL_CLOSURE))
-        while self._proto.state is not ConnectionState.CLOSED:
-            data = await self._stream.receive_some(RECEIVE_CHUNK)
-            self._proto.receive_data(bytes(data) if data else None)
-            for _ in self._proto.events():
-                pass
-            if not data:
-                return
-
-    # -- failure ---------------------------------------------------------------------------------------------
-
-    def _fail(self, error: TransportError) -> None:
-        """Record the first failure; stop the background duties and any pending read (receive reports it)."""
-        if self._failure is None:
-            self._failure = error
-        self._tasks.cancel()
-        self._stop_read()
-
-    def _stop_read(self) -> None:
-        """End a pending read: cancel the keeper's, wake a consumer's (the connection is failed or closing)."""
-        if self._read_scope is not None:
-            self._read_scope.cancel()
-        elif self._reading and self._socket is not None:
-            trio.lowlevel.notify_closing(self._socket)
-
-    def _ended(self) -> TransportError:
-        failure = self._failure
-        if failure is None:
-            return ConnectionLost("WebSocket closed", self._endpoint)
-        fresh = type(failure)(failure.message, failure.endpoint)
-        fresh.__cause__ = failure.__cause__
-        return fresh

@@ -333,7 +333,7 @@ async def test_connections_end_after_24_hours(autojump_clock: trio.testing.MockC
 
 
 def test_slow_reader_is_cut_off_not_waited_for() -> None:
-    from clobactors.sim.runtime import _Conn
+    from clobactors.sim.fanout import _Conn
 
     class Quiet:
         topics: frozenset[str] = frozenset()
