@@ -10,13 +10,14 @@ judged by :mod:`clobactors.chaos_recovery` and the run prints one row per fault 
 absorbed (no visible disruption), time to recover (median, max), then the invariant violations.
 
 With ``requote=RequoteMode.AMEND`` (``--requote amend``) the market makers move their quotes with ModifyOrder
-instead of cancel + place, and a generated schedule adds faults aimed at the exchange's modify route
-(:data:`MODIFY_ROUTES`: lost answers, 5xx, timeouts, refusals), so the amendment path heals under faults too.
+instead of cancel + place, and a generated schedule adds faults aimed at the exchange's modify route (its fault
+vocabulary's ``modify_target``: lost answers, 5xx, timeouts, refusals), so the amendment path heals under
+faults too.
 
 With ``order_entry=OrderEntry.WEBSOCKET`` (``--order-entry websocket``, Binance spot) the session sends its orders
 over the exchange's WebSocket API, and a generated schedule aims its request faults at WebSocket API requests
-instead of REST routes (:data:`WS_REQUEST_TARGETS`; the amend faults at ``WS order.cancelReplace``): the same
-kinds, as many, at the same times.
+instead of REST routes (the vocabulary's ``ws_request_target``; the amend faults at the modify route's twin,
+``WS order.cancelReplace``): the same kinds, as many, at the same times.
 
 Time is virtual: run it under trio's ``MockClock`` (the CLI does), and ``--seconds 600`` of exchange time pass
 in a few seconds of wall time with the timeouts, heartbeats and backoffs the session uses in production. The
@@ -43,33 +44,16 @@ from clobactors.chaos_recovery import KindFigures, Recovery, kind_figures
 from clobactors.config import OrderEntry
 from clobactors.errors import ClobactorsError, ConfigError
 from clobactors.invariants import Violation
+from clobactors.sim.fault_vocab import VOCABULARIES, FaultVocabulary, vocabulary_for
 from clobactors.sim.faults import FaultKind, FaultPlan, FaultRule
 from clobactors.sim.ws_request_faults import is_ws_target
 from clobactors.strategies.market_making import MarketMaker, MarketMakerStatistics, RequoteMode
 
-__all__ = ["AMEND_FAULT_KINDS", "MODIFY_ROUTES", "WS_MODIFY_ROUTES", "WS_REQUEST_TARGETS", "ChaosReport",
-           "add_chaos_parser", "amend_faults", "parse_kinds", "parse_requote", "run_chaos",
-           "ws_request_faults"]  # fmt: skip
+__all__ = ["AMEND_FAULT_KINDS", "ChaosReport", "add_chaos_parser", "amend_faults", "parse_kinds", "parse_requote",
+           "run_chaos", "ws_request_faults"]  # fmt: skip
 
 logger: Final = logging.getLogger(__name__)
 
-#: Simulator face -> the route its ModifyOrder takes: USD-M amends in place (§ Trade › Modify Order), spot
-#: cancel-replaces (§ Trading endpoints › Cancel an Existing Order and Send a New Order).
-MODIFY_ROUTES: Final = {"binance-usdm": "PUT /fapi/v1/order", "binance": "POST /api/v3/order/cancelReplace"}
-#: The same over the WebSocket API (web-socket-api.md § Cancel and replace order), for ``--order-entry websocket``.
-WS_MODIFY_ROUTES: Final = {"binance": "WS order.cancelReplace"}
-#: Where a generated schedule aims the request kinds when orders go over the WebSocket API: lost answers and
-#: refusals at placements (as REST's default order route), the route-wide kinds at every WebSocket API request
-#: (order entry's and the user stream's subscription). ``slow_snapshot`` keeps the REST snapshot route.
-WS_REQUEST_TARGETS: Final = {
-    FaultKind.LOST_ACK: "WS order.place",
-    FaultKind.REJECT_ORDER: "WS order.place",
-    FaultKind.HTTP_LATENCY: "WS *",
-    FaultKind.HTTP_429: "WS *",
-    FaultKind.HTTP_418: "WS *",
-    FaultKind.HTTP_5XX: "WS *",
-    FaultKind.HTTP_TIMEOUT: "WS *",
-}
 #: Kinds a generated amend schedule also aims at the modify route: what can go wrong with one request.
 AMEND_FAULT_KINDS: Final = (FaultKind.LOST_ACK, FaultKind.HTTP_5XX, FaultKind.HTTP_TIMEOUT, FaultKind.REJECT_ORDER)
 #: Seconds between amend-route faults on average (on top of the every-15-seconds general schedule).
@@ -177,7 +161,7 @@ async def run_chaos(
             extra = amend_faults(exchange, seed, seconds, chosen, quiet=quiet, order_entry=order_entry)
             plan = FaultPlan(rules=tuple(sorted((*plan.rules, *extra), key=_when)), seed=plan.seed)
         if order_entry is OrderEntry.WEBSOCKET:
-            plan = FaultPlan(rules=ws_request_faults(plan.rules), seed=plan.seed)
+            plan = FaultPlan(rules=ws_request_faults(plan.rules, vocabulary_for(exchange)), seed=plan.seed)
     makers: list[MarketMaker] = []
     if strategies is market_makers:
         strategies = functools.partial(market_makers, requote=requote, made=makers)
@@ -228,8 +212,9 @@ def amend_faults(
     seeded times outside the ``quiet`` windows: one every 45 s on average, each kind at least once. The
     generated schedule's defaults aim lost answers and refusals at the placement route only, and the
     route-wide kinds hit a modification only by chance. Over the WebSocket API (``order_entry``) the route is
-    its twin in :data:`WS_MODIFY_ROUTES`."""
-    route = (WS_MODIFY_ROUTES if order_entry is OrderEntry.WEBSOCKET else MODIFY_ROUTES).get(exchange)
+    its twin there. The route comes from the face's fault vocabulary; no faults for an unknown face."""
+    vocabulary = VOCABULARIES.get(exchange)
+    route = vocabulary.modify_target(order_entry is OrderEntry.WEBSOCKET) if vocabulary is not None else None
     chosen = [k for k in AMEND_FAULT_KINDS if k in set(kinds)]
     if route is None or not chosen:
         return ()
@@ -237,15 +222,14 @@ def amend_faults(
     return tuple(attrs.evolve(rule, target=route) for rule in schedule.rules)
 
 
-def ws_request_faults(rules: Iterable[FaultRule]) -> tuple[FaultRule, ...]:
-    """``rules`` with the request kinds aimed at WebSocket API requests (:data:`WS_REQUEST_TARGETS`) unless they
-    name a ``WS`` target already; every other rule as it is."""
-    return tuple(
-        attrs.evolve(rule, target=WS_REQUEST_TARGETS[rule.kind])
-        if rule.kind in WS_REQUEST_TARGETS and not is_ws_target(rule.target)
-        else rule
-        for rule in rules
-    )
+def ws_request_faults(rules: Iterable[FaultRule], vocabulary: FaultVocabulary) -> tuple[FaultRule, ...]:
+    """``rules`` with the request kinds aimed at WebSocket API requests (``vocabulary.ws_request_target``)
+    unless they name a ``WS`` target already; every other rule as it is."""
+    out = []
+    for rule in rules:
+        target = None if is_ws_target(rule.target) else vocabulary.ws_request_target(rule.kind)
+        out.append(attrs.evolve(rule, target=target) if target is not None else rule)
+    return tuple(out)
 
 
 def _when(rule: FaultRule) -> tuple[float, str]:

@@ -41,6 +41,16 @@ class FaultVocabulary(Protocol):
 
     def default_target(self, kind: FaultKind) -> str: ...
 
+    def modify_target(self, over_websocket: bool) -> str | None:
+        """The target naming the request a ModifyOrder sends (a REST route, or its WebSocket API twin when
+        ``over_websocket``); ``None`` when the face has none."""
+        ...
+
+    def ws_request_target(self, kind: FaultKind) -> str | None:
+        """Where a generated request fault of ``kind`` aims when orders go over the WebSocket API; ``None``
+        when it keeps its REST target (a kind that is not a request's, or a face without a WebSocket API)."""
+        ...
+
     def check_rule(self, rule: FaultRule) -> None:
         """Raise ConfigError, naming why, for a rule that has no meaning on this exchange."""
 

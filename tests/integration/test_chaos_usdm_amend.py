@@ -10,10 +10,11 @@ import pytest
 import trio
 import trio.testing
 
-from clobactors.chaos import AMEND_FAULT_KINDS, MODIFY_ROUTES, amend_faults, parse_requote, run_chaos
+from clobactors.chaos import AMEND_FAULT_KINDS, amend_faults, parse_requote, run_chaos
 from clobactors.chaos_harness import market_makers, open_chaos
 from clobactors.cli import main
 from clobactors.errors import ConfigError
+from clobactors.sim.fault_vocab import vocabulary_for
 from clobactors.sim.faults import FaultKind, FaultPlan, FaultRule, Probe
 from clobactors.strategies.market_making import MarketMaker, RequoteMode
 
@@ -32,7 +33,9 @@ def test_requote_option_and_amend_schedule() -> None:
     only = amend_faults(EX, 1, 300.0, [FaultKind.LOST_ACK, FaultKind.WS_ABORT])  # the other kinds stay out
     assert only and {r.kind for r in only} == {FaultKind.LOST_ACK}
     assert amend_faults("nowhere", 1, 300.0) == ()
-    assert MODIFY_ROUTES["binance"] == "POST /api/v3/order/cancelReplace"
+    assert vocabulary_for("binance").modify_target(False) == "POST /api/v3/order/cancelReplace"
+    assert vocabulary_for("binance").modify_target(True) == "WS order.cancelReplace"
+    assert vocabulary_for("binance-usdm").modify_target(True) is None  # no WebSocket faults on USD-M yet
 
 
 async def test_faults_on_amendments_heal(autojump_clock: trio.testing.MockClock) -> None:

@@ -19,7 +19,7 @@ import trio.testing
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clobactors.chaos import WS_REQUEST_TARGETS, amend_faults, ws_request_faults
+from clobactors.chaos import amend_faults, ws_request_faults
 from clobactors.config import OrderEntry
 from clobactors.errors import ConfigError, ConnectionLost, ExchangeUnavailable, InsufficientBalance, RateLimited
 from clobactors.exchanges.binance import wire
@@ -151,13 +151,17 @@ def test_usdm_refuses_ws_targets() -> None:
 
 def test_chaos_aims_the_request_kinds_at_the_websocket_api() -> None:
     plan = FaultPlan.generate(3, 600.0)
-    moved = ws_request_faults(plan.rules)
+    moved = ws_request_faults(plan.rules, BINANCE_VOCABULARY)
     assert [(r.kind, r.at) for r in moved] == [(r.kind, r.at) for r in plan.rules]  # the mix keeps its shape
+    expected = {FaultKind.LOST_ACK: "WS order.place", FaultKind.REJECT_ORDER: "WS order.place"}
+    expected |= {k: "WS *" for k in (FaultKind.HTTP_LATENCY, FaultKind.HTTP_429, FaultKind.HTTP_418,
+                                     FaultKind.HTTP_5XX, FaultKind.HTTP_TIMEOUT)}  # fmt: skip
     for before, after in zip(plan.rules, moved, strict=True):
-        assert after.target == WS_REQUEST_TARGETS.get(before.kind, before.target)
+        assert after.target == expected.get(before.kind, before.target)
     FaultInjector(FaultPlan(rules=moved), BINANCE_VOCABULARY)  # every target is one spot takes
     mine = FaultRule(kind=FaultKind.HTTP_5XX, target="WS order.cancel", at=3.0)
-    assert ws_request_faults([mine]) == (mine,)
+    assert ws_request_faults([mine], BINANCE_VOCABULARY) == (mine,)
+    assert ws_request_faults(plan.rules, BINANCE_USDM_VOCABULARY) == plan.rules  # no WebSocket words there
     amend = amend_faults("binance", 3, 600.0, order_entry=OrderEntry.WEBSOCKET)
     assert amend and {r.target for r in amend} == {"WS order.cancelReplace"}
 

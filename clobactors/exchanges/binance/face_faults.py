@@ -75,6 +75,10 @@ class BinanceFaultVocabulary(BinanceFaultTopics):
     snapshot_route: str = "GET /api/v3/depth"
     order_route: str = "POST /api/v3/order"
     user_stream_target: str = "user:*"
+    #: rest-api.md § Cancel an Existing Order and Send a New Order; web-socket-api.md § Cancel and replace order.
+    modify_route: str = f"POST {urls.ORDER_CANCEL_REPLACE}"
+    ws_order_route: str = f"{WS_TARGET_PREFIX}order.place"
+    ws_modify_route: str = f"{WS_TARGET_PREFIX}order.cancelReplace"
 
     def check_rule(self, rule: FaultRule) -> None:
         """Refuse a rule aimed at a futures route or stream path: it could never fire on spot."""

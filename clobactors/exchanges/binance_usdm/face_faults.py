@@ -55,6 +55,11 @@ class BinanceUsdmFaultVocabulary(BinanceFaultTopics):
     snapshot_route: str = f"GET {urls.DEPTH}"
     order_route: str = f"POST {urls.ORDER}"
     user_stream_target: str = "lk:*"
+    #: § Trade › Modify Order: an amendment in place.
+    modify_route: str = f"PUT {urls.ORDER}"
+    #: Faults on /ws-fapi/v1 requests are not spoken here yet (its requests are refused as targets).
+    ws_order_route: str = ""
+    ws_modify_route: str = ""
 
     def check_rule(self, rule: FaultRule) -> None:
         """Refuse a rule that could never fire here: a target on a spot route or on a WebSocket API path."""
