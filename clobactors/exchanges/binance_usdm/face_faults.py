@@ -9,8 +9,9 @@ answer and a real one decode alike. What differs from spot:
 * an order refused for want of funds is ``-2019 Margin is insufficient.`` (§ Error Codes › 20xx), not spot's
   ``-2010`` with a balance message;
 * the user data stream is a listen-key stream only (§ User Data Streams): it ends with ``listenKeyExpired``
-  (§ Event: User Data Stream Expired) and the server closes it. There is no WebSocket API subscription on the
-  simulator's face (``ws-fapi`` is refused), so a rule aimed at ``/ws-api*`` could never fire and is refused;
+  (§ Event: User Data Stream Expired) and the server closes it. The face's WebSocket API (``/ws-fapi/v1``)
+  takes orders but has no user-stream subscription, and this vocabulary has no words for faults on its
+  requests yet, so rules aimed at ``/ws-*`` paths or ``WS`` methods are refused rather than never firing;
 * market topics are ``m:<symbol>@depth@100ms`` (and ``@depth``, ``@depth@500ms``), ``@aggTrade``,
   ``@markPrice[@1s]`` and ``@bookTicker`` (§ Websocket Market Streams); the default frame-fault target
   ``m:*@depth*`` hits the diff-depth streams, the ones a gap matters to (``pu`` chains them).
