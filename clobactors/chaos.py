@@ -14,10 +14,11 @@ instead of cancel + place, and a generated schedule adds faults aimed at the exc
 vocabulary's ``modify_target``: lost answers, 5xx, timeouts, refusals), so the amendment path heals under
 faults too.
 
-With ``order_entry=OrderEntry.WEBSOCKET`` (``--order-entry websocket``, Binance spot) the session sends its orders
-over the exchange's WebSocket API, and a generated schedule aims its request faults at WebSocket API requests
-instead of REST routes (the vocabulary's ``ws_request_target``; the amend faults at the modify route's twin,
-``WS order.cancelReplace``): the same kinds, as many, at the same times.
+With ``order_entry=OrderEntry.WEBSOCKET`` (``--order-entry websocket``, Binance spot or USD-M) the session sends
+its orders over the exchange's WebSocket API, and a generated schedule aims its request faults at WebSocket API
+requests instead of REST routes (the vocabulary's ``ws_request_target``; the amend faults at the modify route's
+twin, ``WS order.cancelReplace`` on spot, ``WS order.modify`` on USD-M): the same kinds, as many, at the same
+times.
 
 Time is virtual: run it under trio's ``MockClock`` (the CLI does), and ``--seconds 600`` of exchange time pass
 in a few seconds of wall time with the timeouts, heartbeats and backoffs the session uses in production. The
@@ -273,8 +274,8 @@ def add_chaos_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         "--order-entry",
         default="rest",
         choices=[e.value for e in OrderEntry],
-        help="how orders reach the exchange: rest (default) or websocket (binance spot's WebSocket API; the "
-        "request faults then hit WebSocket API requests)",
+        help="how orders reach the exchange: rest (default) or websocket (the exchange's WebSocket API: "
+        "/ws-api/v3 on binance, /ws-fapi/v1 on binance-usdm; the request faults then hit WebSocket API requests)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
     parser.set_defaults(run=_main)

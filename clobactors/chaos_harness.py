@@ -26,7 +26,6 @@ from clobactors.actors.bus import Bus
 from clobactors.actors.session import Session, open_session
 from clobactors.chaos_recovery import Recovery, evaluate
 from clobactors.config import Environment, ExchangeConfig, OrderEntry, SessionConfig
-from clobactors.errors import ConfigError
 from clobactors.exchanges import get_credentials
 from clobactors.invariants import SessionObserver, Violation, book_key, check_session, user_key
 from clobactors.messages import OrderUpdate
@@ -152,8 +151,6 @@ async def open_chaos(
 ) -> AsyncIterator[ChaosHarness]:
     """The simulator under ``plan`` and a session trading ``symbols`` on it with ``strategies(exchange,
     instruments)`` (``None``: no strategy), its orders sent as ``order_entry`` says; stops both on exit."""
-    if order_entry is OrderEntry.WEBSOCKET and exchange in PERPETUAL_FACES:
-        raise ConfigError(f"the {exchange} simulator takes no orders over a WebSocket API: use order_entry rest")
     instruments = instruments_for(exchange, symbols)
     dialect = session_dialect(exchange)
     observer, monitor = SessionObserver(), Monitor()
@@ -178,7 +175,7 @@ async def open_chaos(
                 ExchangeConfig(
                     name=exchange, dialect=dialect if dialect != exchange else "", instruments=tuple(instruments),
                     environment=Environment.CUSTOM, rest=sim.rest_url, ws=sim.ws_url,
-                    ws_api=sim.ws_api_url if exchange not in PERPETUAL_FACES else "", cancel_all_on_stop=True,
+                    ws_api=sim.ws_api_url, cancel_all_on_stop=True,
                     order_entry=order_entry,
                 ),
             ),

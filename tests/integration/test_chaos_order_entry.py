@@ -17,7 +17,6 @@ from clobactors.chaos import run_chaos
 from clobactors.chaos_harness import market_makers, open_chaos
 from clobactors.cli import main
 from clobactors.config import OrderEntry
-from clobactors.errors import ConfigError
 from clobactors.messages import OrderOutcomeUnknown
 from clobactors.sim.faults import FaultKind, FaultPlan, FaultRule, Probe
 from clobactors.strategies.market_making import RequoteMode
@@ -102,12 +101,6 @@ async def test_generated_schedule_over_the_websocket_api_keeps_the_invariants(
     assert not any(r.fault.target.startswith(("POST /api/v3/order", "DELETE /api/v3/order")) for r in report.recoveries)
 
 
-async def test_usdm_has_no_websocket_order_entry_under_chaos() -> None:
-    with pytest.raises(ConfigError, match="WebSocket API"):
-        async with open_chaos(FaultPlan(), exchange="binance-usdm", order_entry=WS):
-            pass  # pragma: no cover
-
-
 def test_cli_runs_with_orders_over_the_websocket_api(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["chaos", "--order-entry", "websocket", "--seconds", "40", "--seed", "2", "--faults", "lost_ack,http_5xx",
             "--quiet-every", "40"]  # fmt: skip
@@ -117,5 +110,8 @@ def test_cli_runs_with_orders_over_the_websocket_api(capsys: pytest.CaptureFixtu
     kinds = ("lost_ack", "http_5xx")
     rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if line.startswith(kinds)}
     assert rows and all(injected == recovered for injected, recovered in rows.values())
-    assert main(["chaos", "--exchange", "binance-usdm", "--order-entry", "websocket", "--seconds", "10"]) == 1
-    assert "takes no orders over a WebSocket API" in capsys.readouterr().err
+    usdm = ["chaos", "--exchange", "binance-usdm", "--order-entry", "websocket", "--seconds", "40", "--seed", "1",
+            "--faults", "lost_ack,http_timeout", "--quiet-every", "40", "--requote", "amend"]  # fmt: skip
+    assert main(usdm) == 0  # USD-M's /ws-fapi/v1 (tests/integration/test_chaos_usdm_order_entry.py)
+    out = capsys.readouterr().out
+    assert "orders over websocket" in out and "quiet points 1, invariant violations 0" in out

@@ -35,7 +35,7 @@ def test_requote_option_and_amend_schedule() -> None:
     assert amend_faults("nowhere", 1, 300.0) == ()
     assert vocabulary_for("binance").modify_target(False) == "POST /api/v3/order/cancelReplace"
     assert vocabulary_for("binance").modify_target(True) == "WS order.cancelReplace"
-    assert vocabulary_for("binance-usdm").modify_target(True) is None  # no WebSocket faults on USD-M yet
+    assert vocabulary_for("binance-usdm").modify_target(True) == "WS order.modify"
 
 
 async def test_faults_on_amendments_heal(autojump_clock: trio.testing.MockClock) -> None:

@@ -10,13 +10,11 @@ web-socket-api.md § Response format documents (``{"id", "status", "error"}``, t
 
 from __future__ import annotations
 
-import fnmatch
 import math
-from collections.abc import Sequence
-from typing import Final, final
+from collections.abc import Mapping
+from typing import ClassVar, Final, final
 
 import attrs
-import msgspec
 
 from clobactors.errors import ConfigError
 from clobactors.exchanges.binance import urls, wire
@@ -29,12 +27,17 @@ from clobactors.exchanges.binance.errors import (
     error_body,
 )
 from clobactors.exchanges.binance.face_wsapi_orders import WS_API_ROUTE_KEYS
-from clobactors.exchanges.binance_common.face_faults import BinanceFaultTopics
+from clobactors.exchanges.binance_common.face_faults import (
+    BinanceFaultTopics,
+    BinanceWsRequestWords,
+    ws_error_frame,
+    ws_retry_data,
+)
 from clobactors.sim.fault_vocab_base import UserStreamEnd, request_params
 from clobactors.sim.faults import HTTP_KINDS, FaultRule
 from clobactors.sim.http_server import HttpRequest, HttpResponse
 from clobactors.sim.runtime import WsLink
-from clobactors.sim.ws_request_faults import WS_TARGET_PREFIX, WsRequest, is_ws_target
+from clobactors.sim.ws_request_faults import WS_TARGET_PREFIX, is_ws_target
 
 __all__ = ["BINANCE_VOCABULARY", "BinanceFaultVocabulary"]
 
@@ -56,21 +59,17 @@ _WS_ORDER_PARAM: Final = {
     "order.status": "origClientOrderId",
     "order.cancelReplace": "cancelOrigClientOrderId",
 }
-_WS_REQUEST: Final = msgspec.json.Decoder(wire.WsApiRequest)
-_WS_ANSWER: Final = msgspec.json.Decoder(wire.WsApiResponse)
-
-
-def _ws_error(request_id: int | str | None, status: int, code: int, msg: str | None = None, data: bytes = b"") -> str:
-    """web-socket-api.md § Response format, a failed request: ``{"id", "status", "error": {code, msg[, data]}}``."""
-    text = msg if msg is not None else ERROR_MESSAGES[code]  # the documented message unless one is given
-    body = wire.ErrorBody(code=code, msg=text, data=msgspec.Raw(data) if data else wire.NULL)
-    return wire.encode(wire.WsApiResponse(id=request_id, status=status, error=body)).decode()
 
 
 @final
 @attrs.frozen
-class BinanceFaultVocabulary(BinanceFaultTopics):
+class BinanceFaultVocabulary(BinanceFaultTopics, BinanceWsRequestWords):
     """Binance spot (the face in :mod:`clobactors.exchanges.binance.face`); sources cited per answer."""
+
+    ws_api_methods: ClassVar[tuple[str, ...]] = WS_API_METHODS
+    #: The WebSocket API's client order ids as :meth:`order_client_id` reads the REST twins'.
+    ws_order_params: ClassVar[Mapping[str, str]] = _WS_ORDER_PARAM
+    ws_api_name: ClassVar[str] = "the spot simulator"
 
     snapshot_route: str = "GET /api/v3/depth"
     order_route: str = "POST /api/v3/order"
@@ -140,56 +139,23 @@ class BinanceFaultVocabulary(BinanceFaultTopics):
                 return UserStreamEnd(topic, wire.encode(wire.EventStreamTerminated(event_time=now_ms)), close=False)
         return None
 
-    # -- the WebSocket API (clobactors.sim.ws_request_faults.WsRequestVocabulary) ----------------------------
-
-    def ws_check_target(self, target: str) -> None:
-        """Refuse a ``WS`` target that names no method the simulator's ``/ws-api/v3`` answers (a typo would
-        otherwise never fire)."""
-        pattern = target.removeprefix(WS_TARGET_PREFIX)
-        if not any(fnmatch.fnmatchcase(method, pattern) for method in WS_API_METHODS):
-            raise ConfigError(
-                f"fault target {target!r} names no WebSocket API method of the spot simulator; known: "
-                f"{', '.join(WS_API_METHODS)}"
-            )
-
-    def ws_request(self, message: str | bytes) -> WsRequest | None:
-        """web-socket-api.md § Request format ``{"id", "method", "params"}``; the client order id as
-        :meth:`order_client_id` reads it from the REST twin's params. None for a frame that is no request."""
-        try:
-            request = _WS_REQUEST.decode(message)
-        except msgspec.DecodeError:
-            return None
-        method = request.method.removeprefix("v3/")
-        params = request.params or {}
-        name = _WS_ORDER_PARAM.get(method)
-        cid = params.get(name) if name is not None else None
-        return WsRequest(method, request.id, cid if isinstance(cid, str) else None, "signature" in params)
-
-    def ws_succeeded(self, messages: Sequence[str | bytes]) -> bool:
-        """The answer (the last frame; events go first) has a 2xx ``status``."""
-        if not messages:
-            return False
-        try:
-            return 200 <= _WS_ANSWER.decode(messages[-1]).status < 300
-        except msgspec.DecodeError:
-            return False
+    # -- the WebSocket API (clobactors.sim.ws_request_faults.WsRequestVocabulary; reading: the mixin) ---------
 
     def ws_rate_limited(self, request_id: int | str | None, status: int, retry_after: float, now_ms: int) -> str:
         """web-socket-api.md § IP limits: -1003 with ``data`` ``{"serverTime", "retryAfter"}`` (epoch ms), as
         the session itself answers a real 429/418."""
-        until = now_ms + max(1, math.ceil(retry_after)) * 1000
-        data = msgspec.json.encode({"serverTime": now_ms, "retryAfter": until})
+        until, data = ws_retry_data(now_ms, retry_after)
         if status == 418:
-            return _ws_error(request_id, 418, ErrorCode.TOO_MANY_REQUESTS, MSG_IP_BANNED % until, data)
-        return _ws_error(request_id, 429, ErrorCode.TOO_MANY_REQUESTS, MSG_WEIGHT_LIMIT % (6000, "1 MINUTE"), data)
+            return ws_error_frame(request_id, 418, ErrorCode.TOO_MANY_REQUESTS, MSG_IP_BANNED % until, data)
+        return ws_error_frame(request_id, 429, ErrorCode.TOO_MANY_REQUESTS, MSG_WEIGHT_LIMIT % (6000, "1 MINUTE"), data)
 
     def ws_server_error(self, request_id: int | str | None, status: int) -> str:
         """§ Response format: 5XX, "the execution status is UNKNOWN" (-1001 DISCONNECTED, as over REST)."""
-        return _ws_error(request_id, status, ErrorCode.DISCONNECTED)
+        return ws_error_frame(request_id, status, ErrorCode.DISCONNECTED, ERROR_MESSAGES[ErrorCode.DISCONNECTED])
 
     def ws_order_rejected(self, request_id: int | str | None) -> str:
         """The documented failed-response example: 400, -2010 "Account has insufficient balance..."."""
-        return _ws_error(request_id, 400, ErrorCode.NEW_ORDER_REJECTED, MSG_INSUFFICIENT_BALANCE)
+        return ws_error_frame(request_id, 400, ErrorCode.NEW_ORDER_REJECTED, MSG_INSUFFICIENT_BALANCE)
 
 
 BINANCE_VOCABULARY: Final = BinanceFaultVocabulary()
