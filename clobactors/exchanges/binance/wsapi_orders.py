@@ -47,6 +47,8 @@ WS_API_METHODS: Final[Mapping[tuple[str, str], str]] = {
     ("GET", urls.MY_TRADES): "myTrades",
 }
 #: Parameters the docs type as integers (LONG/INT): sent as JSON numbers, as the docs' examples show.
+#: Parameters the docs type as BOOLEAN (``account.status``'s ``omitZeroBalances``): sent as JSON booleans.
+_BOOLEAN_PARAMS: Final = frozenset({"omitZeroBalances"})
 _INTEGER_PARAMS: Final = frozenset(
     {"timestamp", "recvWindow", "orderId", "cancelOrderId", "fromId", "startTime", "endTime", "limit",
      "strategyId", "strategyType", "trailingDelta", "orderListId"}
@@ -59,4 +61,7 @@ def order_entry_frame(spec: HttpRequestSpec, credentials: Credentials, request_i
     The REST parameters keep their order and names; the REST signature is dropped, ``apiKey`` added, and the
     WebSocket signature computed over the sorted parameters.
     """
-    return translate(spec, credentials, request_id, methods=WS_API_METHODS, integer_params=_INTEGER_PARAMS)
+    return translate(
+        spec, credentials, request_id, methods=WS_API_METHODS, integer_params=_INTEGER_PARAMS,
+        boolean_params=_BOOLEAN_PARAMS,
+    )  # fmt: skip

@@ -52,11 +52,13 @@ def translate(
     *,
     methods: Mapping[tuple[str, str], str],
     integer_params: frozenset[str],
+    boolean_params: frozenset[str] = frozenset(),
 ) -> str | None:
     """The WebSocket API request doing what the signed REST ``spec`` does, or ``None`` (no twin in ``methods``).
 
     The REST parameters keep their order and names; the REST signature is dropped, ``apiKey`` added, and the
-    WebSocket signature computed over the sorted parameters. ``integer_params`` made of digits go as numbers.
+    WebSocket signature computed over the sorted parameters. ``integer_params`` made of digits go as numbers,
+    ``boolean_params`` reading ``true`` / ``false`` as JSON booleans (the signature reads them the same).
     """
     method = methods.get((spec.method, spec.path))
     if method is None:
@@ -72,6 +74,10 @@ def translate(
         value = params[name]
         if isinstance(value, str) and value.isdigit():
             params[name] = int(value)
+    for name in boolean_params.intersection(params):
+        value = params[name]
+        if value in ("true", "false"):
+            params[name] = value == "true"
     params[_SIGNATURE] = signature
     return _FRAME.encode({"id": request_id, "method": method, "params": params}).decode()
 
